@@ -1,0 +1,21 @@
+"""User-facing errors: caught at the entrypoint and printed as one line, no traceback."""
+
+
+class UnetexpError(Exception):
+    """A problem the user can fix; its message is the whole report."""
+
+
+class ConfigError(UnetexpError):
+    """A config value that cannot build, train or track a model."""
+
+
+class DataError(UnetexpError):
+    """A data file that is missing or not what the loader expects."""
+
+
+def exit_with_error(error: Exception, code: int = 2) -> None:
+    """Print the one-line report a user sees and exit non-zero, without a traceback."""
+    import sys
+
+    print(f"unetexp: error: {error}", file=sys.stderr, flush=True)
+    raise SystemExit(code)

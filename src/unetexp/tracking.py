@@ -1,0 +1,166 @@
+"""MLflow tracking: where the store lives, one parent run per multirun, one run per job.
+
+Knows nothing of Hydra or TensorFlow; mlflow itself is imported only when a run starts, so
+commands that do not train stay fast.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from unetexp.errors import ConfigError
+from unetexp.paths import project_root
+
+PARENT_ENV = "UNETEXP_PARENT_RUN_ID"  # set for the jobs of a multirun by the Hydra callback
+
+
+def default_uri() -> str:
+    """SQLite in the project's mlruns/, whatever the working directory."""
+    return f"sqlite:///{project_root() / 'mlruns' / 'mlflow.db'}"
+
+
+def resolve_uri(uri: str | None) -> str:
+    """`tracking.uri`, else $MLFLOW_TRACKING_URI, else the project's SQLite store."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri()
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
+def artifact_location(uri: str) -> str | None:
+    """Artifacts of a SQLite store go next to its file (MLflow's default is the cwd's ./mlruns)."""
+    db = _sqlite_file(uri)
+    return (db.resolve().parent / "artifacts").as_uri() if db else None
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Serialise schema and experiment creation: parallel jobs would collide on a new store."""
+    db = _sqlite_file(uri)
+    if db is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.parent / ".unetexp.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _check_server(uri: str) -> None:
+    """Fail in seconds, not after minutes of MLflow's retries, when a server is unreachable."""
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).close()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(f"tracking.uri={uri}: MLflow server unreachable ({reason})") from None
+
+
+def connect(uri: str | None, experiment: str) -> str:
+    """Point MLflow at the store and return the experiment's id, creating it if needed."""
+    uri = resolve_uri(uri)
+    if uri.startswith(("http://", "https://")):
+        _check_server(uri)
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    import logging
+
+    import mlflow
+
+    for name in ("alembic", "mlflow"):  # schema creation and migrations are not news
+        logging.getLogger(name).setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(uri)
+    try:
+        with _store_lock(uri):
+            client = mlflow.MlflowClient()
+            found = client.get_experiment_by_name(experiment)
+            if found is None:
+                return client.create_experiment(experiment, artifact_location=artifact_location(uri))
+    except ConfigError:
+        raise
+    except Exception as exc:  # a store MLflow cannot open: say which, in one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"tracking.uri={uri}: cannot use this MLflow store ({first})") from None
+    if found.lifecycle_stage == "deleted":
+        raise ConfigError(f"tracking.experiment={experiment!r} is deleted in {uri}: restore it "
+                          f"(mlflow experiments restore) or choose another name")
+    return found.experiment_id
+
+
+def git_commit() -> str | None:
+    """HEAD of the project's checkout, when it is one."""
+    try:
+        out = subprocess.run(["git", "-C", str(project_root()), "rev-parse", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def start_parent(uri: str | None, experiment: str, name: str, tags: dict[str, str]) -> str:
+    """The parent run of a multirun; its jobs become its nested children."""
+    import mlflow
+
+    experiment_id = connect(uri, experiment)
+    run = mlflow.MlflowClient().create_run(experiment_id, run_name=name, tags=tags)
+    return run.info.run_id
+
+
+def end_parent(uri: str | None, run_id: str | None, status: str) -> None:
+    """Close the parent unless it is already closed (a failed job closes it first)."""
+    if not run_id:
+        return
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=resolve_uri(uri))
+    if client.get_run(run_id).info.status == "RUNNING":
+        client.set_terminated(run_id, status)
+
+
+class JobRun:
+    """The MLflow run of one training job, logging under the names the README lists."""
+
+    def __init__(self, mlflow, run_id: str):
+        self._mlflow, self.run_id = mlflow, run_id
+
+    def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        self._mlflow.log_metrics(metrics, step=epoch)
+
+    def log_result(self, metrics: dict[str, float], artifacts: dict[str, str | dict]) -> None:
+        """Final metrics, and artifacts by file name: text for .yaml/.txt, dicts for .json."""
+        self._mlflow.log_metrics(metrics)
+        for name, content in artifacts.items():
+            if isinstance(content, dict):
+                self._mlflow.log_dict(content, name)
+            else:
+                self._mlflow.log_text(content, name)
+
+
+@contextmanager
+def job_run(uri: str | None, experiment: str, run_name: str, tags: dict[str, str],
+            params: dict, parent_run_id: str | None = None) -> Iterator[JobRun]:
+    """One run that always ends: FINISHED, FAILED on an error, KILLED on Ctrl-C; and a failed
+    job closes its parent too (Hydra calls no multirun-end callback after a failure)."""
+    import mlflow
+
+    experiment_id = connect(uri, experiment)
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags,
+                           parent_run_id=parent_run_id)
+    try:
+        mlflow.log_params({k: "None" if v is None else v for k, v in params.items()})
+        yield JobRun(mlflow, run.info.run_id)
+    except BaseException as exc:
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        mlflow.end_run(status)
+        end_parent(uri, parent_run_id, status)
+        raise
+    mlflow.end_run("FINISHED")
