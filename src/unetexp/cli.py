@@ -1,8 +1,22 @@
-"""The `unetexp` console script: training is the Hydra app (`unetexp [overrides]`)."""
+"""The `unetexp` console script and `python -m unetexp`.
+
+`unetexp [overrides]` is the Hydra training app; `unetexp COMMAND ...` runs one of the
+commands below, which never import TensorFlow unless they train or predict.
+"""
 from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> "module:function"; each function takes the remaining argv and returns an exit code
+COMMANDS: dict[str, str] = {}
 
 
 def main() -> None:
+    argv = sys.argv[1:]
+    if argv and argv[0] in COMMANDS:
+        module, function = COMMANDS[argv[0]].split(":")
+        sys.exit(getattr(importlib.import_module(module), function)(argv[1:]))
     from unetexp.app import main as train_main
 
     train_main()
