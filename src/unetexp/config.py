@@ -64,6 +64,7 @@ class TrackingConfig:
     uri: Optional[str] = None  # null = $MLFLOW_TRACKING_URI, else sqlite in <project>/mlruns
     experiment: str = "unetexp"
     run_name: Optional[str] = None  # null = derived from the model and loss
+    sweep: Optional[str] = None  # set by sweeps/<name>.yaml: tags the parent run
 
 
 @dataclass
@@ -74,13 +75,29 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     seed: int = 0
+    force: bool = False  # retrain even when a FINISHED run has the same config
+
+
+# keys that say how to run or where to log, not what is trained: outside config_hash
+NOT_HASHED = ("tracking.", "force")
 
 
 def register_configs() -> None:
-    """Register the schema so that conf/config.yaml can extend it."""
+    """Register the schema (extended by conf/config.yaml) and the sweeps of sweeps/ as the
+    groups `sweep` (+sweep=depth) and `row` (+row=d4, the twelve configs of tables 1-5)."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name="unetexp_schema", node=Config)
+    from unetexp.paths import sweeps_dir
+
+    store = ConfigStore.instance()
+    store.store(name="unetexp_schema", node=Config)
+    for path in sorted(sweeps_dir().glob("*.yaml")):
+        node = OmegaConf.load(path)
+        if path.stem == "rows":
+            for name, row in node.items():
+                store.store(group="row", name=str(name), node=row, package="_global_")
+        else:
+            store.store(group="sweep", name=path.stem, node=node, package="_global_")
 
 
 def _need(ok: bool, key: str, allowed: str, value: Any) -> None:
@@ -148,6 +165,6 @@ def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
 
 
 def config_hash(cfg: DictConfig) -> str:
-    """Stable hash of the resolved config without tracking keys: same experiment, same hash."""
-    leaves = {k: v for k, v in flatten(cfg).items() if not k.startswith("tracking.")}
+    """Stable hash of what is trained (seed included): same hash, same experiment."""
+    leaves = {k: v for k, v in flatten(cfg).items() if not k.startswith(NOT_HASHED)}
     return hashlib.sha256(json.dumps(leaves, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -19,3 +19,8 @@ def conf_dir() -> Path:
         raise ConfigError(f"{path}/config.yaml not found: install unetexp from its checkout with "
                           f"`pip install -e .`, or set UNETEXP_HOME to that checkout")
     return path
+
+
+def sweeps_dir() -> Path:
+    """Sweep definitions, one file per table of the study: <project>/sweeps."""
+    return project_root() / "sweeps"

@@ -41,14 +41,24 @@ def run_name(cfg: DictConfig) -> str:
 def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     """Train and evaluate the model `cfg` describes, logged as one MLflow run.
 
-    Returns the run id and the final metrics."""
+    A FINISHED run with the same config hash (seed included) is reused instead, unless
+    `force`. Returns the run id, whether it was skipped, and the final metrics."""
     job = job or JobContext()
     validate(cfg)
+    name = cfg.tracking.run_name or run_name(cfg)
+    digest = config_hash(cfg)
+    if not cfg.force:
+        done = tracking.find_finished(cfg.tracking.uri, cfg.tracking.experiment, digest)
+        if done:
+            tracking.note_reused(cfg.tracking.uri, job.parent_run_id, job.job_num, done)
+            log.info("%sskipped %s: FINISHED run %s has this config (force=true retrains)",
+                     job.label, name, done)
+            return {"run_id": done, "skipped": True}
     dataset = load_dataset(cfg.data, cfg.model.depth)
     splits = split(dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed)
     tags = {
         "overrides": " ".join(job.overrides),
-        "config_hash": config_hash(cfg),
+        "config_hash": digest,
         "data_source": dataset.source,
         "role": "job",
     }
@@ -58,7 +68,6 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     if commit:
         tags["git_commit"] = commit
     params = {**flatten(cfg), **{f"data.{k}": v for k, v in splits.sizes().items()}}
-    name = cfg.tracking.run_name or run_name(cfg)
     with tracking.job_run(cfg.tracking.uri, cfg.tracking.experiment, name, tags, params,
                           parent_run_id=job.parent_run_id) as run:
         log.info("%s%s: %s, %s, run %s", job.label, name, dataset.source,
@@ -75,4 +84,4 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     log.info("%sdone %s: %d params, %.1fs, accuracy %.4f, dice %.4f, iou %.4f (run %s)",
              job.label, name, result.n_params, result.train_time_s, metrics["test_accuracy"],
              metrics["test_dice"], metrics["test_iou"], run.run_id)
-    return {"run_id": run.run_id, **metrics}
+    return {"run_id": run.run_id, "skipped": False, **metrics}

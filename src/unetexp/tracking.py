@@ -6,7 +6,9 @@ commands that do not train stay fast.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -18,6 +20,23 @@ from unetexp.errors import ConfigError
 from unetexp.paths import project_root
 
 PARENT_ENV = "UNETEXP_PARENT_RUN_ID"  # set for the jobs of a multirun by the Hydra callback
+
+log = logging.getLogger(__name__)
+
+
+def process_tags() -> dict[str, str]:
+    """Who runs this run: lets a later start tell a crashed run from a live one."""
+    return {"host": socket.gethostname(), "pid": str(os.getpid())}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def default_uri() -> str:
@@ -72,8 +91,6 @@ def connect(uri: str | None, experiment: str) -> str:
         _check_server(uri)
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    import logging
-
     import mlflow
 
     for name in ("alembic", "mlflow"):  # schema creation and migrations are not news
@@ -85,6 +102,8 @@ def connect(uri: str | None, experiment: str) -> str:
             found = client.get_experiment_by_name(experiment)
             if found is None:
                 return client.create_experiment(experiment, artifact_location=artifact_location(uri))
+            if found.lifecycle_stage != "deleted":
+                close_stale_runs(client, found.experiment_id)
     except ConfigError:
         raise
     except Exception as exc:  # a store MLflow cannot open: say which, in one line
@@ -94,6 +113,57 @@ def connect(uri: str | None, experiment: str) -> str:
         raise ConfigError(f"tracking.experiment={experiment!r} is deleted in {uri}: restore it "
                           f"(mlflow experiments restore) or choose another name")
     return found.experiment_id
+
+
+def close_stale_runs(client, experiment_id: str) -> None:
+    """End as KILLED the runs left RUNNING by a process of this host that no longer exists
+    (SIGKILL, power cut), so that a restarted sweep sees them as not done."""
+    host = socket.gethostname()
+    stale = client.search_runs([experiment_id], filter_string=(
+        f"attributes.status = 'RUNNING' and tags.host = '{host}'"), max_results=1000)
+    for run in stale:
+        pid = run.data.tags.get("pid", "")
+        if pid.isdigit() and not _alive(int(pid)):
+            client.set_terminated(run.info.run_id, "KILLED")
+            log.info("run %s of dead process %s marked KILLED", run.info.run_id, pid)
+
+
+def find_finished(uri: str | None, experiment: str, config_hash: str) -> str | None:
+    """The id of a FINISHED run of this experiment with this config hash, if any."""
+    import mlflow
+
+    experiment_id = connect(uri, experiment)
+    runs = mlflow.MlflowClient().search_runs([experiment_id], filter_string=(
+        f"tags.config_hash = '{config_hash}' and attributes.status = 'FINISHED'"), max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+def note_reused(uri: str | None, parent_run_id: str | None, job_num: int | None, run_id: str) -> None:
+    """Record on the parent that job `job_num` reused `run_id`: exports of the sweep find it."""
+    if parent_run_id:
+        import mlflow
+
+        mlflow.MlflowClient(tracking_uri=resolve_uri(uri)).set_tag(
+            parent_run_id, f"reused.{job_num}", run_id)
+
+
+def sweep_runs(client, parent_run_id: str) -> list:
+    """The job runs of a sweep: its children and the FINISHED runs it reused."""
+    parent = client.get_run(parent_run_id)
+    children = client.search_runs([parent.info.experiment_id], filter_string=(
+        f"tags.mlflow.parentRunId = '{parent_run_id}'"), max_results=10000)
+    reused = [client.get_run(run_id) for key, run_id in sorted(parent.data.tags.items())
+              if key.startswith("reused.")]
+    return children + reused
+
+
+def sweep_counts(uri: str | None, parent_run_id: str) -> tuple[int, int]:
+    """(jobs trained, jobs skipped) of a sweep, for its closing line."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=resolve_uri(uri))
+    reused = sum(key.startswith("reused.") for key in client.get_run(parent_run_id).data.tags)
+    return len(sweep_runs(client, parent_run_id)) - reused, reused
 
 
 def git_commit() -> str | None:
@@ -111,7 +181,8 @@ def start_parent(uri: str | None, experiment: str, name: str, tags: dict[str, st
     import mlflow
 
     experiment_id = connect(uri, experiment)
-    run = mlflow.MlflowClient().create_run(experiment_id, run_name=name, tags=tags)
+    run = mlflow.MlflowClient().create_run(experiment_id, run_name=name,
+                                           tags={**tags, **process_tags()})
     return run.info.run_id
 
 
@@ -153,8 +224,8 @@ def job_run(uri: str | None, experiment: str, run_name: str, tags: dict[str, str
     import mlflow
 
     experiment_id = connect(uri, experiment)
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags,
-                           parent_run_id=parent_run_id)
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
+                           tags={**tags, **process_tags()}, parent_run_id=parent_run_id)
     try:
         mlflow.log_params({k: "None" if v is None else v for k, v in params.items()})
         yield JobRun(mlflow, run.info.run_id)
