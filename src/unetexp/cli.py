@@ -9,7 +9,11 @@ import importlib
 import sys
 
 # command -> "module:function"; each function takes the remaining argv and returns an exit code
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "export": "unetexp.export:main",
+    "compare": "unetexp.compare:main",
+    "report": "unetexp.report:main",
+}
 
 
 def main() -> None:

@@ -166,6 +166,26 @@ def sweep_counts(uri: str | None, parent_run_id: str) -> tuple[int, int]:
     return len(sweep_runs(client, parent_run_id)) - reused, reused
 
 
+def latest_sweep_parent(uri: str | None, experiment: str, sweep: str) -> str | None:
+    """The most recent parent run tagged with this sweep name."""
+    import mlflow
+
+    experiment_id = connect(uri, experiment)
+    runs = mlflow.MlflowClient().search_runs(
+        [experiment_id], filter_string=f"tags.role = 'sweep' and tags.sweep = '{sweep}'",
+        order_by=["attributes.start_time DESC"], max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+def log_files(uri: str | None, run_id: str, files: list[Path], folder: str) -> None:
+    """Attach files to a run (finished or not) as artifacts under `folder`."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=resolve_uri(uri))
+    for path in files:
+        client.log_artifact(run_id, str(path), artifact_path=folder)
+
+
 def git_commit() -> str | None:
     """HEAD of the project's checkout, when it is one."""
     try:

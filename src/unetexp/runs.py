@@ -1,0 +1,134 @@
+"""MLflow runs as pandas tables: one row per run, or one per config over seeds. No TensorFlow."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from unetexp import tracking
+from unetexp.errors import UnetexpError
+
+# what a row of a table varies; the seed is kept apart: aggregates go over it
+FACTORS = ["model.depth", "model.convs", "model.upsample", "model.transpose_kernel",
+           "model.bottleneck", "model.dropout", "model.deep_supervision", "loss.name",
+           "loss.alpha", "data.name", "train.epochs", "train.batch_size", "train.lr",
+           "train.optimizer"]
+LEADING = ["run_id", "sweep", "seed"]
+SUMMARY = ["n_params", "train_time_s", "epochs_run"]
+
+
+def _client(uri: str | None, experiment: str):
+    import mlflow
+
+    experiment_id = tracking.connect(uri, experiment)
+    return mlflow.MlflowClient(), experiment_id
+
+
+def load_runs(uri: str | None = None, experiment: str = "unetexp", parent: str | None = None,
+              sweep: str | None = None) -> pd.DataFrame:
+    """FINISHED job runs of an experiment, of one parent run, or of every parent tagged with a
+    sweep name, as one row per run (latest run per config when a config was retrained)."""
+    client, experiment_id = _client(uri, experiment)
+    if parent or sweep:
+        parents = [parent] if parent else [r.info.run_id for r in client.search_runs(
+            [experiment_id], filter_string=f"tags.role = 'sweep' and tags.sweep = '{sweep}'",
+            max_results=10000)]
+        if not parents:
+            raise UnetexpError(f"no sweep named {sweep!r} in experiment {experiment!r}")
+        runs = [run for p in parents for run in tracking.sweep_runs(client, p)]
+    else:
+        runs = client.search_runs([experiment_id], filter_string="tags.role = 'job'",
+                                  max_results=50000)
+    rows = {}
+    for run in sorted(runs, key=lambda r: r.info.start_time or 0):
+        if run.info.status == "FINISHED":
+            rows[run.data.tags.get("config_hash", run.info.run_id)] = _row(run)
+    if not rows:
+        where = f"parent run {parent}" if parent else f"sweep {sweep!r}" if sweep else "it"
+        raise UnetexpError(f"experiment {experiment!r}: no FINISHED job run in {where}")
+    return order_columns(pd.DataFrame(list(rows.values())))
+
+
+def _row(run) -> dict:
+    params, metrics = run.data.params, run.data.metrics
+    row = {"run_id": run.info.run_id, "sweep": params.get("tracking.sweep", "None"),
+           "seed": params.get("seed"), "run_name": run.info.run_name,
+           "config_hash": run.data.tags.get("config_hash", "")}
+    row.update({k: params.get(k) for k in FACTORS})
+    row.update({k: metrics.get(k) for k in SUMMARY})
+    row.update({k: v for k, v in metrics.items() if k.startswith(("test_", "floor_"))})
+    return row
+
+
+def order_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Typed columns in a stable order: ids, factors, summary, test metrics, floors, hashes."""
+    df = df.copy()
+    for column in df.columns:
+        if column not in ("run_id", "config_hash", "run_name"):
+            try:
+                df[column] = pd.to_numeric(df[column])
+            except (ValueError, TypeError):
+                pass
+    for column in ("n_params", "epochs_run"):
+        if column in df.columns and df[column].notna().all():
+            df[column] = df[column].round().astype(int)
+    first = [c for c in LEADING + FACTORS + SUMMARY if c in df.columns]
+    tests = sorted(c for c in df.columns if c.startswith("test_"))
+    floors = sorted(c for c in df.columns if c.startswith("floor_"))
+    rest = [c for c in df.columns if c not in first + tests + floors]
+    return df[first + tests + floors + rest]
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c in SUMMARY or c.startswith(("test_", "floor_"))]
+
+
+def factor_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in FACTORS if c in df.columns]
+
+
+def t_quantile(n: int) -> float:
+    """Student t quantile for a two-sided 95 % interval with n - 1 degrees of freedom."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, n - 1)) if n > 1 else math.nan
+
+
+def aggregate(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per config over seeds: n, then mean, std and 95 % CI half-width per metric."""
+    factors = factor_columns(df)
+    rows = []
+    for key, group in df.groupby(factors, dropna=False, sort=True):
+        row = dict(zip(factors, key if isinstance(key, tuple) else (key,)))
+        row["sweep"] = ",".join(sorted({str(s) for s in group["sweep"]}))
+        row["seeds"] = ",".join(str(s) for s in sorted(group["seed"]))
+        row["n"] = len(group)
+        for metric in metric_columns(df):
+            values = group[metric].dropna()
+            std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+            row[f"{metric}_mean"] = float(values.mean()) if len(values) else math.nan
+            row[f"{metric}_std"] = std
+            row[f"{metric}_ci95"] = t_quantile(len(values)) * std / math.sqrt(len(values)) \
+                if len(values) > 1 else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def only_changed(df: pd.DataFrame) -> pd.DataFrame:
+    """Drop the factor columns that hold one value: the table shows what the sweep varies."""
+    constant = [c for c in factor_columns(df) if df[c].nunique(dropna=False) <= 1]
+    return df.drop(columns=constant)
+
+
+def add_source_args(parser) -> None:
+    """--experiment / --parent / --sweep / --tracking-uri: which runs a command reads."""
+    parser.add_argument("--experiment", default="unetexp", help="MLflow experiment (unetexp)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--parent", help="runs of one multirun: its parent run id")
+    which.add_argument("--sweep", help="runs of every multirun of this sweep (depth, convs, ..., all)")
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow store (default: $MLFLOW_TRACKING_URI, else <project>/mlruns/mlflow.db)")
+
+
+def load_from_args(args) -> pd.DataFrame:
+    return load_runs(args.tracking_uri, args.experiment, parent=args.parent, sweep=args.sweep)

@@ -1,0 +1,121 @@
+"""The study's tables, read from their sweep definitions, and its own numbers and conclusions
+(sweeps/reference/). Statistics of the conclusions over seeds. No TensorFlow."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+from omegaconf import OmegaConf
+
+from unetexp.config import flatten
+from unetexp.paths import sweeps_dir
+
+TABLE_ORDER = ("depth", "convs", "upsample", "bottleneck", "loss")
+
+
+@dataclass
+class Table:
+    name: str  # the sweep's name: depth, convs, ...
+    factor: str  # the key it varies: model.depth, ...
+    values: list  # in the study's row order
+    base: dict  # the keys it fixes
+
+    def select(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The rows of `df` that belong to this table (any sweep may have trained them)."""
+        keep = pd.Series(True, index=df.index)
+        for key, value in self.base.items():
+            if key in df.columns:
+                keep &= df[key].astype(str) == str(value)
+        keep &= df[self.factor].astype(str).isin([str(v) for v in self.values])
+        return df[keep]
+
+
+def tables() -> list[Table]:
+    """Tables 1-5 as sweeps/<name>.yaml defines them."""
+    out = []
+    for name in TABLE_ORDER:
+        node = OmegaConf.load(sweeps_dir() / f"{name}.yaml")
+        params = OmegaConf.to_container(node.hydra.sweeper.params)
+        (factor, values), = params.items()
+        base = {k: v for k, v in flatten(node).items() if not k.startswith(("hydra.", "tracking."))}
+        out.append(Table(name, factor, [_parse(v) for v in str(values).split(",")], base))
+    return out
+
+
+def _parse(value: str):
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def reference(name: str | None = None) -> pd.DataFrame:
+    """The study's numbers: one table (`depth`, ...) or all five, one row per printed row."""
+    names = [name] if name else list(TABLE_ORDER)
+    frames = [pd.read_csv(sweeps_dir() / "reference" / f"{n}.csv").assign(sweep=n) for n in names]
+    return pd.concat(frames, ignore_index=True)
+
+
+def conclusions() -> pd.DataFrame:
+    return pd.read_csv(sweeps_dir() / "reference" / "conclusions.csv", dtype=str)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone)."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [math.nan] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        if math.isnan(p_values[i]):
+            continue
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def difference_test(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> dict:
+    """Mean difference a - b and its p-value: paired by seed when both sides share at least two
+    seeds (same split and initialisation), Welch's t-test otherwise."""
+    from scipy import stats
+
+    shared = sorted(set(a["seed"]) & set(b["seed"]))
+    if len(shared) >= 2:
+        x = a.set_index("seed").loc[shared, metric].to_numpy(float)
+        y = b.set_index("seed").loc[shared, metric].to_numpy(float)
+        p = float(stats.ttest_rel(x, y).pvalue) if (x - y).std() > 0 else math.nan
+        return {"diff": float((x - y).mean()), "test": "paired t", "n": len(shared), "p": p}
+    x, y = a[metric].to_numpy(float), b[metric].to_numpy(float)
+    p = float(stats.ttest_ind(x, y, equal_var=False).pvalue) if min(len(x), len(y)) >= 2 else math.nan
+    return {"diff": float(x.mean() - y.mean()) if len(x) and len(y) else math.nan,
+            "test": "Welch t", "n": min(len(x), len(y)), "p": p}
+
+
+def test_conclusions(runs: pd.DataFrame, metric: str = "test_accuracy", alpha: float = 0.05) -> pd.DataFrame:
+    """For each comparison behind the study's choices that `runs` (one row per run) covers:
+    means, difference, test, p, Holm-adjusted p within the table, and whether the difference
+    is significant at `alpha` in the study's direction (a better than b where the study has no
+    number for the metric)."""
+    by_name = {t.name: t for t in tables()}
+    rows = []
+    for sweep, group in conclusions().groupby("sweep", sort=False):
+        table = by_name[sweep]
+        selected = table.select(runs)
+        table_rows = []
+        for _, c in group.iterrows():
+            a = selected[selected[table.factor].astype(str) == c["a"]]
+            b = selected[selected[table.factor].astype(str) == c["b"]]
+            if a.empty or b.empty:
+                continue
+            ref = table.select(reference(sweep))
+            ref_a = ref[ref[table.factor].astype(str) == c["a"]][metric].mean() if metric in ref else math.nan
+            ref_b = ref[ref[table.factor].astype(str) == c["b"]][metric].mean() if metric in ref else math.nan
+            table_rows.append({"table": sweep, "comparison": f"{table.factor}: {c['a']} vs {c['b']}",
+                               "main": c["main"] == "1", "metric": metric,
+                               "study_diff": ref_a - ref_b, "mean_a": a[metric].mean(),
+                               "mean_b": b[metric].mean(), **difference_test(a, b, metric)})
+        for row, adjusted in zip(table_rows, holm([r["p"] for r in table_rows])):
+            row["p_holm"] = adjusted
+            direction = row["study_diff"] if not math.isnan(row["study_diff"]) else 1.0
+            row["holds"] = bool(adjusted < alpha and row["diff"] * direction > 0)
+        rows.extend(table_rows)
+    return pd.DataFrame(rows)
