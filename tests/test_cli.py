@@ -24,7 +24,8 @@ def imports_tensorflow(*args: str, cwd) -> bool:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--cfg", "job"], ["--cfg", "hydra"],
-                                  ["model.depth=0", "data=synthetic"]])
+                                  ["model.depth=0", "data=synthetic"], ["export", "--help"],
+                                  ["compare", "--help"], ["report", "--help"]])
 def test_commands_that_do_not_train_never_import_tensorflow(args, tmp_path):
     assert not imports_tensorflow(*args, cwd=tmp_path)
 

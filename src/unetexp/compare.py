@@ -11,7 +11,7 @@ import pandas as pd
 from unetexp.errors import UnetexpError, exit_with_error
 from unetexp.markdown import markdown_table
 from unetexp.runs import FACTORS, aggregate, factor_columns, order_columns
-from unetexp.study import TABLE_ORDER, reference, test_conclusions
+from unetexp.study import TABLE_ORDER, reference, check_conclusions
 
 SHOWN = ["n_params", "train_time_s", "test_accuracy", "test_dice"]
 
@@ -89,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"## {args.a} (A) vs {args.b} (B)\n\n{markdown_table(table)}")
         for label, runs in (("A", runs_a), ("B", runs_b)):
             if runs is not None and runs.groupby(factor_columns(runs)).size().max() > 1:
-                tests = test_conclusions(runs, args.metric)
-                if not tests.empty:
-                    print(f"\n## The study's conclusions on {label} ({args.metric}, p < 0.05 after Holm)\n")
-                    print(markdown_table(tests))
+                tests = check_conclusions(runs, args.metric)
+                print(f"\n## The study's conclusions on {label} ({args.metric}, p < 0.05 after Holm)\n")
+                print(markdown_table(tests) if not tests.empty else
+                      "No comparison behind the study's conclusions is covered by these runs.")
     except UnetexpError as exc:
         exit_with_error(exc)
     if args.csv:

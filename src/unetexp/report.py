@@ -15,7 +15,7 @@ from unetexp import tracking
 from unetexp.errors import UnetexpError, exit_with_error
 from unetexp.markdown import markdown_table
 from unetexp.runs import add_source_args, aggregate, load_from_args
-from unetexp.study import Table, reference, tables, test_conclusions
+from unetexp.study import Table, reference, tables, check_conclusions
 
 LABELS = {"model.depth": "depth", "model.convs": "convs", "model.upsample": "upsampling",
           "model.bottleneck": "bottleneck", "loss.name": "loss"}
@@ -151,7 +151,7 @@ def build(runs: pd.DataFrame, out: Path, title: str) -> list[Path]:
         files.append(png)
         sections += [("h2", "Accuracy vs parameters and time"), ("img", png.name)]
     if agg["n"].max() > 1:
-        tests = pd.concat([test_conclusions(runs, m) for m in ("test_accuracy", "test_dice")],
+        tests = pd.concat([check_conclusions(runs, m) for m in ("test_accuracy", "test_dice")],
                           ignore_index=True)
         if not tests.empty:
             sections += [("h2", "Which of the study's conclusions hold (p < 0.05, Holm per table)"),

@@ -63,12 +63,10 @@ def conclusions() -> pd.DataFrame:
 
 def holm(p_values: list[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values (step-down, monotone)."""
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    tested = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
     adjusted, running = [math.nan] * len(p_values), 0.0
-    for rank, i in enumerate(order):
-        if math.isnan(p_values[i]):
-            continue
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+    for rank, (p, i) in enumerate(tested):  # NaN (untestable) comparisons do not count
+        running = max(running, min(1.0, (len(tested) - rank) * p))
         adjusted[i] = running
     return adjusted
 
@@ -90,7 +88,7 @@ def difference_test(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> dict:
             "test": "Welch t", "n": min(len(x), len(y)), "p": p}
 
 
-def test_conclusions(runs: pd.DataFrame, metric: str = "test_accuracy", alpha: float = 0.05) -> pd.DataFrame:
+def check_conclusions(runs: pd.DataFrame, metric: str = "test_accuracy", alpha: float = 0.05) -> pd.DataFrame:
     """For each comparison behind the study's choices that `runs` (one row per run) covers:
     means, difference, test, p, Holm-adjusted p within the table, and whether the difference
     is significant at `alpha` in the study's direction (a better than b where the study has no

@@ -1,0 +1,153 @@
+"""A real table sweep on tiny synthetic data: export, compare, report, skip and resume."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import TINY, run_cli, search_runs
+
+SWEEP = ["-m", "+sweep=depth", "model.depth=2,3", "seed=0,1", *TINY]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("swept")
+    store = f"sqlite:///{tmp / 'mlflow.db'}"
+    out = run_cli(*SWEEP, f"tracking.uri={store}", cwd=tmp)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return tmp, store
+
+
+def cli_ok(*args, cwd):
+    out = run_cli(*args, cwd=cwd)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def test_export_one_row_per_run(swept):
+    tmp, store = swept
+    cli_ok("export", "--tracking-uri", store, "--sweep", "depth", "-o", str(tmp / "runs.csv"), cwd=tmp)
+    runs = pd.read_csv(tmp / "runs.csv")
+    assert len(runs) == 4 and set(runs["seed"]) == {0, 1} and set(runs["sweep"]) == {"depth"}
+    for column in ("run_id", "model.depth", "model.convs", "loss.name", "n_params", "train_time_s",
+                   "test_loss", "test_accuracy", "test_dice", "test_iou", "test_object_f1"):
+        assert column in runs.columns, column
+    assert dict(zip(runs["model.depth"], runs["n_params"])) == {2: 226593, 3: 237457}
+    mlflow_runs = search_runs(store).set_index("run_id")
+    for _, row in runs.iterrows():
+        assert row["test_accuracy"] == pytest.approx(mlflow_runs.loc[row["run_id"], "metrics.test_accuracy"])
+
+
+def test_export_aggregate_and_only_changed(swept):
+    tmp, store = swept
+    out = cli_ok("export", "--tracking-uri", store, "--aggregate", "--only-changed", cwd=tmp)
+    agg = pd.read_csv(__import__("io").StringIO(out.stdout))
+    runs = pd.read_csv(tmp / "runs.csv") if (tmp / "runs.csv").exists() else None
+    assert list(agg["n"]) == [2, 2] and "model.convs" not in agg.columns and "model.depth" in agg.columns
+    assert {"test_accuracy_mean", "test_accuracy_std", "test_accuracy_ci95"} <= set(agg.columns)
+    if runs is not None:
+        expected = runs.groupby("model.depth")["test_accuracy"].agg(["mean", "std"])
+        assert list(agg["test_accuracy_mean"]) == pytest.approx(list(expected["mean"]))
+        assert list(agg["test_accuracy_std"]) == pytest.approx(list(expected["std"]))
+
+
+def test_compare_with_the_study(swept):
+    tmp, store = swept
+    cli_ok("export", "--tracking-uri", store, "-o", str(tmp / "a.csv"), cwd=tmp)
+    out = cli_ok("compare", str(tmp / "a.csv"), "study:depth", "--only-changed",
+                 "--csv", str(tmp / "cmp.csv"), cwd=tmp)
+    table = pd.read_csv(tmp / "cmp.csv")
+    assert list(table["model.depth"]) == [2, 3]
+    assert list(table["test_accuracy B"]) == [0.7738, 0.7825]
+    assert list(table["test_accuracy delta"]) == pytest.approx(
+        list(table["test_accuracy A"] - table["test_accuracy B"]))
+    assert list(table["n_params delta"]) == [0, 0]  # the builder matches the study
+    assert "| model.depth |" in out.stdout
+    assert "The study's conclusions on A" in out.stdout
+    assert "model.depth: 3 vs 2" in out.stdout and "3 vs 4" not in out.stdout
+
+
+def test_report_files_and_artifacts(swept):
+    import mlflow
+
+    tmp, store = swept
+    out = cli_ok("report", "--tracking-uri", store, "--sweep", "depth", "--out", str(tmp / "rep"), cwd=tmp)
+    text = (tmp / "rep" / "report.md").read_text()
+    assert "## Table 1 - depth" in text and "77.38" in text and "+-" in text
+    assert "model.depth: 3 vs 2" in text
+    assert "all background: accuracy %" in text
+    for name in ("report.html", "table1_depth.png", "accuracy_vs_cost.png"):
+        assert (tmp / "rep" / name).stat().st_size > 1000, name
+    parent = search_runs(store).query("`tags.role` == 'sweep'").iloc[0]["run_id"]
+    logged = {a.path for a in mlflow.MlflowClient(store).list_artifacts(parent, "report")}
+    assert {"report/report.md", "report/table1_depth.png"} <= logged
+    assert "logged to run" in out.stdout
+
+
+def test_export_and_report_never_import_tensorflow(swept):
+    from test_cli import imports_tensorflow
+
+    tmp, store = swept
+    assert not imports_tensorflow("export", "--tracking-uri", store, "-o", str(tmp / "x.csv"), cwd=tmp)
+    assert not imports_tensorflow("report", "--tracking-uri", store, "--sweep", "depth", "--no-log",
+                                  "--out", str(tmp / "rep2"), cwd=tmp)
+    assert (tmp / "x.csv").exists() and (tmp / "rep2" / "report.md").exists()
+
+
+def test_bad_export_inputs(swept, tmp_path):
+    tmp, store = swept
+    out = run_cli("export", "--tracking-uri", store, "--sweep", "nope", cwd=tmp)
+    assert out.returncode == 2 and out.stderr.strip() == "unetexp: error: no sweep named 'nope' in experiment 'unetexp'"
+    out = run_cli("compare", str(tmp_path / "missing.csv"), cwd=tmp)
+    assert out.returncode == 2 and "missing.csv: export file not found" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_rerun_trains_nothing_and_force_retrains(swept):
+    tmp, store = swept
+    finished_before = (search_runs(store)["status"] == "FINISHED").sum()
+    out = cli_ok(*SWEEP, f"tracking.uri={store}", cwd=tmp)
+    assert out.stdout.count("skipped") >= 4 and "0 trained, 4 skipped" in out.stdout + out.stderr
+    runs = search_runs(store)
+    jobs = runs[runs["tags.role"] == "job"]
+    assert len(jobs) == 4 and (runs["status"] == "FINISHED").sum() == finished_before + 1  # + new parent
+    parent = runs[(runs["tags.role"] == "sweep")].sort_values("start_time").iloc[-1]
+    assert sorted(v for k, v in parent.items() if k.startswith("tags.reused.")) == sorted(jobs["run_id"])
+    out = cli_ok("-m", *TINY, "model.depth=2", "force=true", f"tracking.uri={store}", cwd=tmp)
+    assert "1 trained, 0 skipped" in out.stdout + out.stderr and "] skipped" not in out.stdout
+    assert len(search_runs(store).query("`tags.role` == 'job'")) == 5
+
+
+def test_killed_sweep_resumes(tmp_path):
+    """SIGKILL during the second job, then the same command: one FINISHED run per config,
+    none left RUNNING, nothing trained twice."""
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["-m", "model.depth=1,2,3", *TINY, "train.epochs=6", "data.count=64",
+            f"tracking.uri={store}"]
+    proc = subprocess.Popen([sys.executable, "-m", "unetexp", *args], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    for line in proc.stdout:
+        if "[#1] epoch 1/" in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = search_runs(store)
+    assert (before["status"] == "RUNNING").sum() == 2  # the parent and job 1, as SIGKILL left them
+    first = before[(before["tags.role"] == "job") & (before["status"] == "FINISHED")]
+    assert list(first["params.model.depth"]) == ["1"]
+
+    out = run_cli(*args, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    runs = search_runs(store)
+    assert not (runs["status"] == "RUNNING").any()
+    assert sorted(runs[runs["status"] == "KILLED"]["tags.role"]) == ["job", "sweep"]
+    finished = runs[(runs["tags.role"] == "job") & (runs["status"] == "FINISHED")]
+    # depth 1 reused from the killed sweep; depths 2 and 3 trained once each
+    assert sorted(finished["params.model.depth"]) == ["1", "2", "3"]
+    assert "[#0] skipped" in out.stdout
