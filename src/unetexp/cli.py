@@ -21,6 +21,15 @@ def main() -> None:
     if argv and argv[0] in COMMANDS:
         module, function = COMMANDS[argv[0]].split(":")
         sys.exit(getattr(importlib.import_module(module), function)(argv[1:]))
+    if "--help" in argv or "-h" in argv:
+        from unetexp.errors import UnetexpError, exit_with_error
+        from unetexp.help import print_help
+
+        try:
+            print_help([a for a in argv if not a.startswith("-")])
+        except UnetexpError as exc:
+            exit_with_error(exc)
+        return
     from unetexp.app import main as train_main
 
     train_main()
