@@ -14,7 +14,7 @@ import pandas as pd
 from unetexp import tracking
 from unetexp.errors import UnetexpError, exit_with_error
 from unetexp.markdown import markdown_table
-from unetexp.runs import add_source_args, aggregate, load_from_args
+from unetexp.runs import add_source_args, aggregate, all_runs, load_from_args, sweep_parents
 from unetexp.study import Table, reference, tables, check_conclusions
 
 LABELS = {"model.depth": "depth", "model.convs": "convs", "model.upsample": "upsampling",
@@ -79,7 +79,7 @@ def plot_table(table: Table, agg: pd.DataFrame, study: pd.DataFrame, floors: dic
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"Table {tables().index(table) + 1} - {table.name}")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.84, wspace=0.2)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -106,7 +106,7 @@ def plot_cost(agg: pd.DataFrame, path: Path) -> None:
         ax.set_ylabel("pixel accuracy")
         ax.grid(alpha=0.3, which="both")
     fig.suptitle("Accuracy vs cost (mean +- std over seeds)")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.88, wspace=0.25)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -204,14 +204,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runs = load_from_args(args)
         files = build(runs, out, f"unetexp report: {name}")
-        parent = args.parent or (tracking.latest_sweep_parent(args.tracking_uri, args.experiment, args.sweep)
-                                 if args.sweep else None)
-        if parent and not args.no_log:
+        parent = None
+        if (args.parent or args.sweep) and not args.no_log:
+            everything = all_runs(args.tracking_uri, args.experiment)
+            parents = [r for r in everything if r.info.run_id == args.parent] if args.parent \
+                else sweep_parents(everything, args.sweep)
+            parent = parents[-1]
             tracking.log_files(args.tracking_uri, parent, files, "report")
     except UnetexpError as exc:
         exit_with_error(exc)
     print(f"report: {out / 'report.md'} ({len(files)} files)"
-          + (f", logged to run {parent}" if parent and not args.no_log else ""))
+          + (f", logged to run {parent.info.run_id}" if parent else ""))
     return 0
 
 

@@ -147,43 +147,35 @@ def note_reused(uri: str | None, parent_run_id: str | None, job_num: int | None,
             parent_run_id, f"reused.{job_num}", run_id)
 
 
-def sweep_runs(client, parent_run_id: str) -> list:
-    """The job runs of a sweep: its children and the FINISHED runs it reused."""
-    parent = client.get_run(parent_run_id)
-    children = client.search_runs([parent.info.experiment_id], filter_string=(
-        f"tags.mlflow.parentRunId = '{parent_run_id}'"), max_results=10000)
-    reused = [client.get_run(run_id) for key, run_id in sorted(parent.data.tags.items())
-              if key.startswith("reused.")]
-    return children + reused
-
-
 def sweep_counts(uri: str | None, parent_run_id: str) -> tuple[int, int]:
     """(jobs trained, jobs skipped) of a sweep, for its closing line."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=resolve_uri(uri))
-    reused = sum(key.startswith("reused.") for key in client.get_run(parent_run_id).data.tags)
-    return len(sweep_runs(client, parent_run_id)) - reused, reused
+    parent = client.get_run(parent_run_id)
+    children = client.search_runs([parent.info.experiment_id], filter_string=(
+        f"tags.mlflow.parentRunId = '{parent_run_id}'"), max_results=10000)
+    return len(children), sum(key.startswith("reused.") for key in parent.data.tags)
 
 
-def latest_sweep_parent(uri: str | None, experiment: str, sweep: str) -> str | None:
-    """The most recent parent run tagged with this sweep name."""
-    import mlflow
+def log_files(uri: str | None, run, files: list[Path], folder: str) -> None:
+    """Attach files to a run (finished or not) as artifacts under `folder`. A local artifact
+    store is a folder: copy into it, as MLflow's local repository does, without importing
+    mlflow; any other store goes through mlflow."""
+    if run.info.artifact_uri.startswith("file://"):
+        import shutil
+        from urllib.parse import unquote, urlparse
 
-    experiment_id = connect(uri, experiment)
-    runs = mlflow.MlflowClient().search_runs(
-        [experiment_id], filter_string=f"tags.role = 'sweep' and tags.sweep = '{sweep}'",
-        order_by=["attributes.start_time DESC"], max_results=1)
-    return runs[0].info.run_id if runs else None
-
-
-def log_files(uri: str | None, run_id: str, files: list[Path], folder: str) -> None:
-    """Attach files to a run (finished or not) as artifacts under `folder`."""
+        target = Path(unquote(urlparse(run.info.artifact_uri).path)) / folder
+        target.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            shutil.copy2(path, target / path.name)
+        return
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=resolve_uri(uri))
     for path in files:
-        client.log_artifact(run_id, str(path), artifact_path=folder)
+        client.log_artifact(run.info.run_id, str(path), artifact_path=folder)
 
 
 def git_commit() -> str | None:
