@@ -50,6 +50,7 @@ class DataConfig:
     test_fraction: float = 0.2
     val_fraction: float = 0.0  # > 0: separate validation split carved from train
     stratify: Optional[str] = None  # null = random split; breed = same breed shares in every split
+    download: bool = False  # pets: download the official archives on first use (needs internet)
 
 
 @dataclass

@@ -1,6 +1,9 @@
 """Datasets as numpy arrays: the study's pets subset, any npz, the study's own .npy pair, and
 learnable synthetic shapes. No TensorFlow here: bad data is reported before it loads.
 
+The pets file is built on first use when the official archives are in the data root (or,
+with data.download=true, downloaded there): see `unetexp.prepare.build_study_file`.
+
 Every loader returns images float32 in [0, 1] (N, H, W, 3) and masks float32 in {0, 1}
 (N, H, W, 1). Problems raise `DataError` with one line naming the file.
 """
@@ -57,13 +60,24 @@ def load_dataset(data_cfg, depth: int) -> Dataset:
     else:
         path = data_cfg.path if name == "npz" else (data_cfg.path or data_root(data_cfg.root) / PETS_FILE)
         if name == "pets" and not Path(path).is_file():
-            raise DataError(
-                f"{path}: the study's dataset is not there. Put {PETS_FILE} in that folder or set "
-                f"UNETEXP_DATA_DIR to the folder that holds it; or train on data=synthetic")
+            _build_pets(data_cfg, Path(path))
         dataset = load_npz(path)
     for side in sorted(set(dataset.images.shape[1:3])):
         check_depth(depth, side, dataset.source)
     return dataset
+
+
+def _build_pets(data_cfg, path: Path) -> None:
+    """Build the missing study file from the official files in its folder, or say how to get it."""
+    from unetexp.prepare import build_study_file
+
+    if data_cfg.path is None and build_study_file(path.parent, path, bool(data_cfg.download)):
+        return
+    raise DataError(
+        f"{path}: the study's dataset is not there. Build it with `unetexp data prepare --source DIR` "
+        f"(the official images.tar.gz and annotations.tar.gz, or their folder) or `--download`, put "
+        f"those two archives in {path.parent}, or add data.download=true; or set UNETEXP_DATA_DIR to "
+        f"the folder that holds {PETS_FILE}; or train on data=synthetic")
 
 
 def _read_npy(path: str | Path, what: str) -> np.ndarray:

@@ -1,5 +1,6 @@
 """`unetexp data prepare`: build the study's dataset, or a bigger one, from the official files.
 
+Also builds `oxford_pets_64_red.npz` on the first run of `data=pets` (see `build_study_file`).
 No TensorFlow here.
 """
 from __future__ import annotations
@@ -168,3 +169,23 @@ def main(argv: list[str]) -> int:
     except UnetexpError as exc:
         exit_with_error(exc)
     return 0
+
+
+def build_study_file(root: Path, out: Path, download: bool) -> bool:
+    """First run of data=pets: build the study's file from official files in the data root
+    (downloading them there first when `download`); False when there is nothing to build from."""
+    from unetexp.download import fetch
+    from unetexp.pets import ARCHIVE_NAMES, STUDY, Source, prepare, source_in_root
+
+    source = source_in_root(root)
+    if source is None and download:
+        print(f"unetexp: {out.name} not found: downloading the official archives into {root}",
+              file=sys.stderr, flush=True)
+        source = Source("archives", *(fetch(name, root) for name in ARCHIVE_NAMES))
+    if source is None:
+        return False
+    print(f"unetexp: {out.name} not found: building it once from {source.images.parent} with the "
+          f"study's recipe (size 64, fraction 0.1, seed 0, mask pet)", file=sys.stderr, flush=True)
+    sidecar = prepare(source, out, **STUDY, command=["data=pets (first run)"])
+    report(sidecar, out, stream=sys.stderr)
+    return True
