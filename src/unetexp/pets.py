@@ -272,39 +272,50 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _decode_all(items, total: int, size: int, mask: str, workers: int, chunk: int) -> dict:
-    """NAME -> decode_pair result; a pool of `workers` processes unless the job is small."""
-    results: dict[str, object] = {}
-    progress = Progress(f"decoding {total} pairs", total)
-    if workers <= 1 or total <= 2 * chunk:
+def _decode_all(items, selected: list[str], size: int, mask: str, workers: int, chunk: int):
+    """Decode into arrays preallocated in `selected` order (no second copy of the dataset).
+
+    Returns images (N,S,S,3), masks (N,S,S,1) and NAME -> (True, converted mode or None) or
+    (False, skip reason); a pool of `workers` processes does the decoding unless the job is small."""
+    where = {name: i for i, name in enumerate(selected)}
+    images = np.zeros((len(selected), size, size, 3), np.uint8)
+    masks = np.zeros((len(selected), size, size, 1), np.uint8)
+    outcome: dict[str, tuple[bool, str | None]] = {}
+    progress = Progress(f"decoding {len(selected)} pairs", len(selected))
+
+    def store(name, result):
+        if isinstance(result, str):
+            outcome[name] = (False, result)
+        else:
+            images[where[name]], masks[where[name], ..., 0], converted = result
+            outcome[name] = (True, converted)
+        progress.update()
+
+    if workers <= 1 or len(selected) <= 2 * chunk:
         for name, image, trimap in items:
-            results[name] = decode_pair(image, trimap, size, mask)
-            progress.update()
-        progress.close()
-        return results
+            store(name, decode_pair(image, trimap, size, mask))
+    else:
+        def collect(done):
+            for future in done:
+                for name, result in future.result():
+                    store(name, result)
 
-    def collect(done):
-        for future in done:
-            for name, result in future.result():
-                results[name] = result
-                progress.update()
-
-    # spawn, not fork: the caller may be a training process with threads (MLflow, Hydra)
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        pending, batch = set(), []
-        for item in items:
-            batch.append(item)
-            if len(batch) == chunk:
+        # spawn, not fork: the caller may be a training process with threads (MLflow, Hydra)
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            pending, batch = set(), []
+            for item in items:
+                batch.append(item)
+                if len(batch) == chunk:
+                    pending.add(pool.submit(_decode_chunk, batch, size, mask))
+                    batch = []
+                    if len(pending) >= 2 * workers:  # bound the bytes held in memory
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        collect(done)
+            if batch:
                 pending.add(pool.submit(_decode_chunk, batch, size, mask))
-                batch = []
-                if len(pending) >= 2 * workers:  # bound the bytes held in memory
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    collect(done)
-        if batch:
-            pending.add(pool.submit(_decode_chunk, batch, size, mask))
-        collect(wait(pending)[0])
+            collect(wait(pending)[0])
     progress.close()
-    return results
+    return images, masks, outcome
 
 
 def build(source: Source, size: int = 64, fraction: float = 0.1, seed: int = 0, mask: str = "pet",
@@ -314,20 +325,23 @@ def build(source: Source, size: int = 64, fraction: float = 0.1, seed: int = 0, 
     try:
         names = catalog.names()
         selected = select(names, fraction, seed)
-        results = _decode_all(catalog.items(selected), len(selected), size, mask,
-                              workers or default_workers(), chunk)
+        images, masks, outcome = _decode_all(catalog.items(selected), selected, size, mask,
+                                             workers or default_workers(), chunk)
     finally:
         catalog.close()
-    kept = [n for n in selected if not isinstance(results[n], str)]
+    kept = [n for n in selected if outcome[n][0]]
     if not kept:
         raise DataError(f"{source.images}: none of the {len(selected)} selected pairs could be used "
-                        f"(first: {selected[0]}: {results[selected[0]]})")
+                        f"(first: {selected[0]}: {outcome[selected[0]][1]})")
+    for j, i in enumerate(i for i, n in enumerate(selected) if outcome[n][0]):
+        if i != j:  # close the gaps left by skipped pairs, in place
+            images[j], masks[j] = images[i], masks[i]
     return Built(
-        images=np.stack([results[n][0] for n in kept]),
-        masks=np.stack([results[n][1] for n in kept])[..., None],
+        images=images[:len(kept)],
+        masks=masks[:len(kept)],
         names=kept,
-        skipped=[{"name": n, "reason": results[n]} for n in selected if isinstance(results[n], str)],
-        converted=[{"name": n, "from": results[n][2]} for n in kept if results[n][2]],
+        skipped=[{"name": n, "reason": outcome[n][1]} for n in selected if not outcome[n][0]],
+        converted=[{"name": n, "from": outcome[n][1]} for n in kept if outcome[n][1]],
         found={"images_found": len(names), "trimaps_found": len(catalog.trimaps),
                "selected": len(selected)},
     )
@@ -338,7 +352,7 @@ def build(source: Source, size: int = 64, fraction: float = 0.1, seed: int = 0, 
 
 def _array_sha256(array: np.ndarray) -> str:
     digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(np.ascontiguousarray(array))  # the buffer itself: no copy
     return digest.hexdigest()
 
 
@@ -357,9 +371,12 @@ def write(built: Built, out: Path, source: Source, options: dict, seconds: float
         "species": np.array([species_of(n) for n in built.names]),
         "breed": np.array([breed_of(n) for n in built.names]),
     }
-    partial = out.with_name(out.name + ".partial.npz")
-    np.savez_compressed(partial, **arrays)
-    partial.replace(out)
+    partial = out.with_name(f"{out.name}.{os.getpid()}.partial.npz")  # unique: parallel jobs
+    try:
+        np.savez_compressed(partial, **arrays)
+        partial.replace(out)  # readers see the old file or the whole new one, never half
+    finally:
+        partial.unlink(missing_ok=True)
     species = arrays["species"].tolist()
     sidecar = {
         "format": FORMAT,
