@@ -62,6 +62,7 @@ def test_stratifying_the_sample_names_its_single_breeds(sample_npz, tmp_path, st
     out = run_cli("data=npz", f"data.path={sample_npz}", "data.stratify=breed",
                   f"tracking.uri={store}", cwd=tmp_path)
     assert out.returncode == 2 and "data.stratify=breed cannot split 26 images of 7 breeds" in out.stderr
+    assert "(smallest: Bengal, 1 images)" in out.stderr  # Bengal, Bombay, american_bulldog: 1 each
 
 
 @needs_sample

@@ -6,6 +6,7 @@ only once its size and sha256 match; a mismatch deletes it and stops with one li
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import os
@@ -48,6 +49,13 @@ def url_base(base: str | None = None) -> str:
 
 
 def sha256_file(path: Path) -> str:
+    """sha256 of a file, read once per version of it: the download check and the sidecar share it."""
+    stat = Path(path).stat()
+    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
@@ -62,8 +70,8 @@ def expected_for(name: str, sha256: dict[str, str] | None = None) -> dict:
     return dict(ARCHIVES[name])
 
 
-def _verify(path: Path, name: str, expected: dict, url: str) -> str:
-    """Raise DataError (deleting the file) unless size and sha256 match; return the sha256."""
+def _verify(path: Path, name: str, expected: dict, url: str) -> None:
+    """Raise DataError (deleting the file) unless size and sha256 match."""
     size = path.stat().st_size
     if expected["bytes"] is not None and size != expected["bytes"]:
         path.unlink()
@@ -74,7 +82,6 @@ def _verify(path: Path, name: str, expected: dict, url: str) -> str:
         path.unlink()
         raise DataError(f"{url}: sha256 {got} does not match the known {expected['sha256']} of "
                         f"{name}; the download was deleted, nothing was built")
-    return got
 
 
 def _transfer(url: str, part: Path, progress_label: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from unetexp.errors import ConfigError, DataError, UnetexpError, exit_with_error
@@ -136,9 +137,7 @@ def report(sidecar: dict, out: Path, stream=sys.stdout) -> None:
         if counts["skipped"] > SHOWN_SKIPS:
             print(f"  ... and {counts['skipped'] - SHOWN_SKIPS} more (all in the sidecar)", file=stream)
     if sidecar["converted"]:
-        modes: dict[str, int] = {}
-        for item in sidecar["converted"]:
-            modes[item["from"]] = modes.get(item["from"], 0) + 1
+        modes = Counter(item["from"] for item in sidecar["converted"])
         print(f"converted to RGB: {counts['converted']} ("
               + ", ".join(f"{k}: {v}" for k, v in sorted(modes.items())) + ")", file=stream)
     print(f"sidecar: {Path(out).with_suffix('.json')}", file=stream)
