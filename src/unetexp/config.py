@@ -17,6 +17,7 @@ from unetexp.errors import ConfigError
 UPSAMPLE_CHOICES = ("transpose", "upsampling")
 LOSS_CHOICES = ("bce", "dice", "bce_dice")
 DATA_CHOICES = ("pets", "npz", "seed_npy", "synthetic")
+STRATIFY_CHOICES = ("breed",)
 OPTIMIZER_CHOICES = ("adam", "sgd", "rmsprop")
 
 
@@ -48,6 +49,8 @@ class DataConfig:
     count: int = 200  # synthetic: number of image/mask pairs
     test_fraction: float = 0.2
     val_fraction: float = 0.0  # > 0: separate validation split carved from train
+    stratify: Optional[str] = None  # null = random split; breed = same breed shares in every split
+    download: bool = False  # pets: download the official archives on first use (needs internet)
 
 
 @dataclass
@@ -127,6 +130,8 @@ def validate(cfg: DictConfig | Config) -> None:
     _need(d.count >= 4, "data.count", "must be an integer >= 4", d.count)
     _need(0.0 < d.test_fraction < 1.0, "data.test_fraction", "must be in (0, 1)", d.test_fraction)
     _need(0.0 <= d.val_fraction < 1.0, "data.val_fraction", "must be in [0, 1)", d.val_fraction)
+    _need(d.stratify is None or d.stratify in STRATIFY_CHOICES, "data.stratify",
+          f"must be null or one of {', '.join(STRATIFY_CHOICES)}", d.stratify)
     if d.name == "npz":
         _need(bool(d.path), "data.path", "data=npz needs data.path=FILE.npz", d.path)
     if d.name == "seed_npy":

@@ -1,6 +1,9 @@
 """Datasets as numpy arrays: the study's pets subset, any npz, the study's own .npy pair, and
 learnable synthetic shapes. No TensorFlow here: bad data is reported before it loads.
 
+The pets file is built on first use when the official archives are in the data root (or,
+with data.download=true, downloaded there): see `unetexp.prepare.build_study_file`.
+
 Every loader returns images float32 in [0, 1] (N, H, W, 3) and masks float32 in {0, 1}
 (N, H, W, 1). Problems raise `DataError` with one line naming the file.
 """
@@ -24,6 +27,7 @@ class Dataset:
     images: np.ndarray
     masks: np.ndarray
     source: str  # file(s) or "synthetic(...)", for messages and MLflow
+    breed: np.ndarray | None = None  # per-image breed names (files from `unetexp data prepare`)
 
 
 @dataclass
@@ -56,13 +60,24 @@ def load_dataset(data_cfg, depth: int) -> Dataset:
     else:
         path = data_cfg.path if name == "npz" else (data_cfg.path or data_root(data_cfg.root) / PETS_FILE)
         if name == "pets" and not Path(path).is_file():
-            raise DataError(
-                f"{path}: the study's dataset is not there. Put {PETS_FILE} in that folder or set "
-                f"UNETEXP_DATA_DIR to the folder that holds it; or train on data=synthetic")
+            _build_pets(data_cfg, Path(path))
         dataset = load_npz(path)
     for side in sorted(set(dataset.images.shape[1:3])):
         check_depth(depth, side, dataset.source)
     return dataset
+
+
+def _build_pets(data_cfg, path: Path) -> None:
+    """Build the missing study file from the official files in its folder, or say how to get it."""
+    from unetexp.prepare import build_study_file
+
+    if data_cfg.path is None and build_study_file(path.parent, path, bool(data_cfg.download)):
+        return
+    raise DataError(
+        f"{path}: the study's dataset is not there. Build it with `unetexp data prepare --source DIR` "
+        f"(the official images.tar.gz and annotations.tar.gz, or their folder) or `--download`, put "
+        f"those two archives in {path.parent}, or add data.download=true; or set UNETEXP_DATA_DIR to "
+        f"the folder that holds {PETS_FILE}; or train on data=synthetic")
 
 
 def _read_npy(path: str | Path, what: str) -> np.ndarray:
@@ -89,13 +104,17 @@ def load_npz(path: str | Path) -> Dataset:
                 raise DataError(f"{path}: missing key(s) {', '.join(missing)} "
                                 f"(found: {', '.join(archive.files) or 'none'})")
             images, masks = archive["images"], archive["masks"]
+            breed = archive["breed"] if "breed" in archive.files else None
     except DataError:
         raise
     except (ValueError, OSError) as exc:
         raise DataError(f"{path}: not a readable npz file ({exc})") from None
     if images.dtype != np.uint8:
         raise DataError(f"{path}: images must be uint8, got {images.dtype}")
-    return Dataset(*check_arrays(images, masks, str(path)), source=str(path))
+    images, masks = check_arrays(images, masks, str(path))
+    if breed is not None and (breed.shape != (len(images),) or breed.dtype.kind not in "US"):
+        raise DataError(f"{path}: breed must be {len(images)} strings, got {breed.dtype} {breed.shape}")
+    return Dataset(images, masks, source=str(path), breed=breed)
 
 
 def load_seed_npy(images_path: str | Path, masks_path: str | Path) -> Dataset:
@@ -137,17 +156,42 @@ def check_arrays(images: np.ndarray, masks: np.ndarray, source: str) -> tuple[np
     return images, masks.astype(np.float32)
 
 
-def split(dataset: Dataset, test_fraction: float, val_fraction: float, seed: int) -> Splits:
-    """Seeded train/test split; validation is the test split unless val_fraction > 0."""
+def split(dataset: Dataset, test_fraction: float, val_fraction: float, seed: int,
+          stratify: str | None = None) -> Splits:
+    """Seeded train/test split; validation is the test split unless val_fraction > 0.
+
+    stratify="breed" keeps each breed's share the same in every split (needs `dataset.breed`)."""
+    labels = None
+    if stratify == "breed":
+        if dataset.breed is None:
+            raise DataError(f"{dataset.source}: data.stratify=breed needs a `breed` array in the "
+                            f"data file (files from `unetexp data prepare` have one)")
+        labels = dataset.breed
+    index = np.arange(len(dataset.images))
+    train, test = _split_index(index, test_fraction, seed, labels, dataset.source)
+    x, y = dataset.images, dataset.masks
+    x_test, y_test = x[test], y[test]
+    if val_fraction <= 0:
+        return Splits(x[train], y[train], x_test, y_test, x_test, y_test, separate_val=False)
+    train, val = _split_index(train, val_fraction, seed, None if labels is None else labels[train],
+                              dataset.source)
+    return Splits(x[train], y[train], x[val], y[val], x_test, y_test, separate_val=True)
+
+
+def _split_index(index: np.ndarray, fraction: float, seed: int, labels, source: str):
     from sklearn.model_selection import train_test_split
 
-    x_train, x_test, y_train, y_test = train_test_split(
-        dataset.images, dataset.masks, test_size=test_fraction, random_state=seed)
-    if val_fraction <= 0:
-        return Splits(x_train, y_train, x_test, y_test, x_test, y_test, separate_val=False)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_train, y_train, test_size=val_fraction, random_state=seed)
-    return Splits(x_train, y_train, x_val, y_val, x_test, y_test, separate_val=True)
+    try:
+        return train_test_split(index, test_size=fraction, random_state=seed, stratify=labels)
+    except ValueError as exc:
+        if labels is None:
+            raise
+        counts = dict(zip(*np.unique(labels, return_counts=True)))
+        rare = min(counts, key=counts.get)
+        reason = " ".join(str(exc).split())
+        raise DataError(f"{source}: data.stratify=breed cannot split {len(index)} images of "
+                        f"{len(counts)} breeds (smallest: {rare}, {counts[rare]} images): "
+                        f"{reason}") from None
 
 
 def make_synthetic(count: int, size: int, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:

@@ -63,7 +63,8 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
                      job.label, name, done)
             return {"run_id": done, "skipped": True}
     dataset = load_dataset(cfg.data, cfg.model.depth)
-    splits = split(dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed)
+    splits = split(dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed,
+                   stratify=cfg.data.stratify)
     tags = {
         "overrides": " ".join(job.overrides),
         "config_hash": digest,

@@ -1,0 +1,190 @@
+"""`unetexp data prepare`: build the study's dataset, or a bigger one, from the official files.
+
+Also builds `oxford_pets_64_red.npz` on the first run of `data=pets` (see `build_study_file`).
+No TensorFlow here.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+from unetexp.errors import ConfigError, DataError, UnetexpError, exit_with_error
+
+SHOWN_SKIPS = 20
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as the one line every unetexp command prints, exit code 2."""
+
+    def error(self, message):
+        exit_with_error(ConfigError(f"{self.prog}: {message}"))
+
+
+def default_name(size: int, fraction: float, seed: int, mask: str) -> str:
+    """oxford_pets_64_red.npz for the study's recipe; the options spelt out otherwise."""
+    from unetexp.pets import STUDY
+
+    name = f"oxford_pets_{size}"
+    if (fraction, seed) == (STUDY["fraction"], STUDY["seed"]):
+        name += "_red"
+    elif fraction < 1:
+        name += f"_f{fraction:g}_s{seed}"
+    return name + ("" if mask == "pet" else "_border") + ".npz"
+
+
+def _sha256_option(value: str) -> tuple[str, str]:
+    name, _, digest = value.partition("=")
+    if not digest or len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
+        raise argparse.ArgumentTypeError(f"{value!r} is not NAME=SHA256 (64 hex digits)")
+    return name, digest
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer >= 1")
+    return number
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number in (0, 1]")
+    return number
+
+
+def parser() -> argparse.ArgumentParser:
+    from unetexp.download import URL_ENV
+    from unetexp.pets import MASKS, STUDY
+
+    top = _Parser(prog="unetexp data", description="Datasets from the official Oxford-IIIT Pet files.")
+    actions = top.add_subparsers(dest="action", required=True, metavar="prepare")
+    p = actions.add_parser(
+        "prepare", help="build an npz dataset from the official archives or their folder",
+        description="Build an npz (images, masks, names, species, breed) and a JSON sidecar from "
+                    "the official Oxford-IIIT Pet files. Defaults give the study's subset, "
+                    "<data root>/oxford_pets_64_red.npz, the file data=pets reads.")
+    where = p.add_argument_group("source (one of; default: the official files in the data root)")
+    where.add_argument("--source", nargs="+", metavar="PATH",
+                       help="the extracted folder (images/, annotations/trimaps/), the folder "
+                            "holding images.tar.gz and annotations.tar.gz, or those two files")
+    where.add_argument("--download", action="store_true",
+                       help="download both archives (resumable, checksummed) into --archive-dir")
+    where.add_argument("--archive-dir", metavar="DIR",
+                       help="where --download keeps the archives (default: the data root)")
+    where.add_argument("--url-base", metavar="URL",
+                       help=f"a mirror serving the two archives (default: ${URL_ENV}, else the "
+                            f"official site)")
+    where.add_argument("--sha256", action="append", type=_sha256_option, metavar="NAME=HEX",
+                       help="expected sha256 of an archive, replacing the official value")
+    what = p.add_argument_group("dataset")
+    what.add_argument("--size", type=_positive_int, default=STUDY["size"],
+                      help="image side in pixels (default %(default)s)")
+    what.add_argument("--fraction", type=_fraction, default=STUDY["fraction"],
+                      help="share of the images, seeded (default %(default)s: the study's subset; "
+                           "1 = all 7,390)")
+    what.add_argument("--seed", type=int, default=STUDY["seed"], help="subset seed (default %(default)s)")
+    what.add_argument("--mask", choices=MASKS, default=STUDY["mask"],
+                      help="pet: trimap 1 only (the study); pet+border: 1 and 3 (default %(default)s)")
+    what.add_argument("--out", metavar="FILE.npz",
+                      help="output file (default: the data root, oxford_pets_SIZE[...].npz); "
+                           "the sidecar is FILE.json")
+    what.add_argument("--workers", type=_positive_int, help="decoding processes (default: all cores)")
+    what.add_argument("--preview", metavar="FILE.png",
+                      help="also save a picture of the first pairs (image | mask overlay)")
+    return top
+
+
+def _source(args, root: Path):
+    from unetexp.download import fetch
+    from unetexp.pets import ARCHIVE_NAMES, Source, find_source, source_in_root
+
+    if args.source and args.download:
+        raise ConfigError("--source and --download: give one of them")
+    if args.source:
+        return find_source(args.source)
+    if args.download:
+        folder = Path(args.archive_dir) if args.archive_dir else root
+        paths = [fetch(name, folder, args.url_base, dict(args.sha256 or [])) for name in ARCHIVE_NAMES]
+        return Source("archives", *paths)
+    source = source_in_root(root)
+    if source is None:
+        raise DataError(f"{root}: no official Oxford-IIIT Pet files in the data root: pass "
+                        f"--source DIR (images/ and annotations/trimaps/, or the two archives) "
+                        f"or --download")
+    return source
+
+
+def report(sidecar: dict, out: Path, stream=sys.stdout) -> None:
+    """What was built, what was skipped and why, and how to train on it."""
+    counts, options = sidecar["counts"], sidecar["options"]
+    print(f"wrote {out}: {counts['written']} pairs of {options['size']}x{options['size']} "
+          f"(mask {options['mask']}; {counts['cats']} cats, {counts['dogs']} dogs, "
+          f"{counts['breeds']} breeds) from {counts['selected']} selected of "
+          f"{counts['images_found']} images, in {sidecar['seconds']:.1f}s", file=stream)
+    if sidecar["skipped"]:
+        print(f"skipped {counts['skipped']}:", file=stream)
+        for skip in sidecar["skipped"][:SHOWN_SKIPS]:
+            print(f"  {skip['name']}: {skip['reason']}", file=stream)
+        if counts["skipped"] > SHOWN_SKIPS:
+            print(f"  ... and {counts['skipped'] - SHOWN_SKIPS} more (all in the sidecar)", file=stream)
+    if sidecar["converted"]:
+        modes = Counter(item["from"] for item in sidecar["converted"])
+        print(f"converted to RGB: {counts['converted']} ("
+              + ", ".join(f"{k}: {v}" for k, v in sorted(modes.items())) + ")", file=stream)
+    print(f"sidecar: {Path(out).with_suffix('.json')}", file=stream)
+
+
+def main(argv: list[str]) -> int:
+    from unetexp.data import PETS_FILE, data_root
+    from unetexp.pets import prepare
+
+    args = parser().parse_args(argv)
+    try:
+        root = data_root()
+        source = _source(args, root)
+        out = Path(args.out or root / default_name(args.size, args.fraction, args.seed, args.mask))
+        if out.suffix != ".npz":
+            raise ConfigError(f"--out {out}: the file name must end with .npz")
+        sidecar = prepare(source, out, args.size, args.fraction, args.seed, args.mask, args.workers,
+                          command=["unetexp", "data", *argv])
+        report(sidecar, out)
+        if args.preview:
+            from unetexp.preview import save_preview
+
+            print(f"preview: {save_preview(out, args.preview)}")
+        if out.resolve() == (root / PETS_FILE).resolve():
+            print("train on it: python -m unetexp   (data=pets, the default, reads it)")
+        else:
+            print(f"train on it: python -m unetexp data=npz data.path={out}")
+    except UnetexpError as exc:
+        exit_with_error(exc)
+    return 0
+
+
+def build_study_file(root: Path, out: Path, download: bool) -> bool:
+    """First run of data=pets: build the study's file from official files in the data root
+    (downloading them there first when `download`); False when there is nothing to build from."""
+    from unetexp.download import fetch
+    from unetexp.pets import ARCHIVE_NAMES, STUDY, Source, prepare, source_in_root
+
+    source = source_in_root(root)
+    if source is None and download:
+        print(f"unetexp: {out.name} not found: downloading the official archives into {root}",
+              file=sys.stderr, flush=True)
+        source = Source("archives", *(fetch(name, root) for name in ARCHIVE_NAMES))
+    if source is None:
+        return False
+    print(f"unetexp: {out.name} not found: building it once from {source.images.parent} with the "
+          f"study's recipe (size 64, fraction 0.1, seed 0, mask pet)", file=sys.stderr, flush=True)
+    sidecar = prepare(source, out, **STUDY, command=["data=pets (first run)"])
+    report(sidecar, out, stream=sys.stderr)
+    return True
