@@ -9,7 +9,9 @@ import importlib
 import sys
 
 # command -> "module:function"; each function takes the remaining argv and returns an exit code
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "predict": "unetexp.predict:main",
+}
 
 
 def main() -> None:
