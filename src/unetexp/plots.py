@@ -45,8 +45,13 @@ def learning_curves(history: dict[str, list[float]], path: str | Path, title: st
         ax.set_title(name)
     ax = axes[3]
     if "lr" in history:
-        ax.plot(epochs, history["lr"], "-", color="tab:green")
-        ax.set_yscale("log")
+        ax.plot(epochs, history["lr"], "-", color="tab:green", drawstyle="steps-mid")
+        low, high = min(history["lr"]), max(history["lr"])
+        if low > 0 and high / low > 10:  # several halvings: a log scale reads better
+            ax.set_yscale("log")
+        else:
+            ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
+            ax.set_ylim(0, high * 1.1)
     ax.set_title("Learning rate")
     for ax in axes:
         if best_epoch:
