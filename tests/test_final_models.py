@@ -65,6 +65,9 @@ def test_the_study_protocol_switch_and_seed_interpolation():
     (["train.reduce_lr.enabled=true", "train.reduce_lr.min_lr=-1"], "train.reduce_lr.min_lr=-1.0 is invalid"),
     (["train.early_stopping.enabled=true", "train.early_stopping.min_delta=-0.1"],
      "train.early_stopping.min_delta=-0.1 is invalid: must be >= 0"),
+    (["model.deep_supervision=true", "model.depth=2", "train.reduce_lr.enabled=true",
+      "train.reduce_lr.monitor=val_output3_loss"],
+     "train.reduce_lr.monitor='val_output3_loss' is invalid"),  # depth 2 has no 1/4 head
     (["loss.head_weights=[1,0.5]"], "loss.head_weights=[1.0, 0.5] is invalid: must be 3 weights"),
     (["loss.head_weights=[0,0.5,0.25]"], "the first > 0"),
     (["model.deep_supervision=true", "model.depth=1"], "model.deep_supervision=True is invalid: needs model.depth >= 2"),

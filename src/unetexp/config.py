@@ -22,8 +22,13 @@ OPTIMIZER_CHOICES = ("adam", "sgd", "rmsprop")
 # are the full-resolution head's), and for such a model also Keras's own per-head names
 EPOCH_METRICS = ("loss", "accuracy", "dice", "iou")
 MONITOR_CHOICES = tuple(f"{p}{m}" for p in ("val_", "") for m in EPOCH_METRICS)
-DEEP_MONITOR_CHOICES = ("val_loss_total", "loss_total") + tuple(
-    f"{p}output{h}_{m}" for p in ("val_", "") for h in (1, 2, 3) for m in EPOCH_METRICS)
+
+
+def deep_monitor_choices(depth: int) -> tuple[str, ...]:
+    """Also `val_loss_total` (all heads) and Keras's per-head names of the heads that exist."""
+    heads = range(1, min(depth, 3) + 1)
+    return ("val_loss_total", "loss_total") + tuple(
+        f"{p}output{h}_{m}" for p in ("val_", "") for h in heads for m in EPOCH_METRICS)
 
 
 @dataclass
@@ -156,7 +161,7 @@ def validate(cfg: DictConfig | Config) -> None:
     _need(t.optimizer in OPTIMIZER_CHOICES, "train.optimizer",
           f"must be one of {', '.join(OPTIMIZER_CHOICES)}", t.optimizer)
     _validate_deep_supervision(m, loss)
-    _validate_callbacks(t, m.deep_supervision)
+    _validate_callbacks(t, m.deep_supervision, m.depth)
 
 
 def _validate_deep_supervision(m, loss) -> None:
@@ -170,8 +175,8 @@ def _validate_deep_supervision(m, loss) -> None:
               m.deep_supervision)
 
 
-def _validate_callbacks(t, deep: bool) -> None:
-    allowed = MONITOR_CHOICES + (DEEP_MONITOR_CHOICES if deep else ())
+def _validate_callbacks(t, deep: bool, depth: int) -> None:
+    allowed = MONITOR_CHOICES + (deep_monitor_choices(depth) if deep else ())
     shown = ", ".join(MONITOR_CHOICES) + (
         ", val_loss_total, val_output1_loss (and other val_outputN_*)" if deep else "")
     for key in ("early_stopping", "reduce_lr"):
