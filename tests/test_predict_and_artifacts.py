@@ -2,6 +2,7 @@
 the model it logged, on good and bad image files."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,16 @@ def test_commands_that_do_not_train_never_import_matplotlib_or_tensorflow(args, 
 def test_help_lists_the_experiments(tmp_path):
     out = run_cli("--help", cwd=tmp_path)
     assert "experiment: unet_best, unet_deep, unet_simple" in out.stdout
+
+
+PETS = Path(os.environ.get("UNETEXP_DATA_DIR", "")) / "oxford_pets_64_red.npz"
+
+
+@pytest.mark.skipif(not PETS.is_file(), reason="the study's dataset is not built here "
+                    "(set UNETEXP_DATA_DIR to a folder holding oxford_pets_64_red.npz)")
+def test_final_experiment_splits_on_the_real_data(tmp_path, store):
+    out = run_cli("+experiment=unet_simple", "train.epochs=2", f"tracking.uri={store}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = search_runs(store).iloc[0]
+    assert (run["params.data.n_train"], run["params.data.n_val"], run["params.data.n_test"]) == ("531", "59", "148")
+    assert run["metrics.n_params"] == 388_209 and run["metrics.test_accuracy"] > 0.5
