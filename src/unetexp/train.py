@@ -157,7 +157,7 @@ class EpochReporter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = flat_metrics(logs, self.deep)
-        metrics["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        metrics["lr"] = float(self.model.optimizer.learning_rate.numpy())
         for key, value in metrics.items():
             self.history.setdefault(key, []).append(value)
         shown = "  ".join(f"{k} {metrics[k]:.4f}" for k in EPOCH_KEYS if k in metrics)
