@@ -12,7 +12,7 @@ PARAMS = ["model.depth", "model.convs", "model.upsample", "model.transpose_kerne
           "model.dropout", "model.deep_supervision", "loss.name", "loss.alpha", "data.name",
           "data.size", "data.count", "train.epochs", "train.batch_size", "train.lr",
           "tracking.uri", "tracking.experiment", "seed", "data.n_train", "data.n_test"]
-METRICS = ["n_params", "train_time_s", "epochs_run", "test_loss", "test_accuracy", "test_dice",
+METRICS = ["n_params", "train_time_s", "epochs_run", "best_epoch", "test_loss", "test_accuracy", "test_dice",
            "test_iou", "test_object_f1", "test_background_precision"]
 EPOCH_METRICS = ["loss", "accuracy", "dice", "val_loss", "val_accuracy", "val_dice", "lr"]
 
@@ -66,7 +66,9 @@ def test_per_epoch_history_and_artifacts(sweep):
         history = client.get_metric_history(run_id, key)
         assert [m.step for m in history] == [1, 2], key
     artifacts = {a.path for a in client.list_artifacts(run_id)}
-    assert {"config.yaml", "classification_report.json"} <= artifacts
+    # ablation runs: the pictures, but no model file unless train.save_model=true
+    assert artifacts == {"config.yaml", "classification_report.json", "learning_curves.png",
+                         "predictions.png"}
     local = Path(client.download_artifacts(run_id, "classification_report.json"))
     assert '"Object"' in local.read_text()
     assert mlflow.artifacts.load_text(f"runs:/{run_id}/config.yaml").startswith("model:")

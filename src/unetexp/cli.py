@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "compare": "unetexp.compare:main",
     "report": "unetexp.report:main",
     "data": "unetexp.prepare:main",  # unetexp data prepare ...
+    "predict": "unetexp.predict:main",
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -19,6 +19,17 @@ LOSS_CHOICES = ("bce", "dice", "bce_dice")
 DATA_CHOICES = ("pets", "npz", "seed_npy", "synthetic")
 STRATIFY_CHOICES = ("breed",)
 OPTIMIZER_CHOICES = ("adam", "sgd", "rmsprop")
+# what callbacks may watch: the epoch metrics MLflow shows (for a deep-supervision model these
+# are the full-resolution head's), and for such a model also Keras's own per-head names
+EPOCH_METRICS = ("loss", "accuracy", "dice", "iou")
+MONITOR_CHOICES = tuple(f"{p}{m}" for p in ("val_", "") for m in EPOCH_METRICS)
+
+
+def deep_monitor_choices(depth: int) -> tuple[str, ...]:
+    """Also `val_loss_total` (all heads) and Keras's per-head names of the heads that exist."""
+    heads = range(1, min(depth, 3) + 1)
+    return ("val_loss_total", "loss_total") + tuple(
+        f"{p}output{h}_{m}" for p in ("val_", "") for h in heads for m in EPOCH_METRICS)
 
 
 @dataclass
@@ -36,6 +47,8 @@ class ModelConfig:
 class LossConfig:
     name: str = "bce"  # bce | dice | bce_dice
     alpha: float = 0.5  # bce weight in bce_dice
+    # deep supervision: weights of the heads output1 (full), output2 (1/2), output3 (1/4)
+    head_weights: List[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
 
 
 @dataclass
@@ -54,12 +67,38 @@ class DataConfig:
 
 
 @dataclass
+class EarlyStoppingConfig:
+    """keras.callbacks.EarlyStopping; off in the ablation tables, on in the final models."""
+
+    enabled: bool = False
+    monitor: str = "val_loss"  # an epoch metric name (MONITOR_CHOICES)
+    patience: int = 10
+    min_delta: float = 1e-6
+    restore_best_weights: bool = True
+
+
+@dataclass
+class ReduceLRConfig:
+    """keras.callbacks.ReduceLROnPlateau; off in the ablation tables, on in the final models."""
+
+    enabled: bool = False
+    monitor: str = "val_loss"
+    factor: float = 0.5
+    patience: int = 5
+    min_delta: float = 1e-4  # Keras's default
+    min_lr: float = 0.0
+
+
+@dataclass
 class TrainConfig:
-    epochs: int = 10
+    epochs: int = 10  # the most epochs; early stopping may end sooner
     batch_size: int = 8
     lr: float = 1e-3
     optimizer: str = "adam"
     deterministic: bool = True  # TF op determinism: same seed, same metrics on CPU
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    reduce_lr: ReduceLRConfig = field(default_factory=ReduceLRConfig)
+    save_model: bool = False  # log the trained model as model.keras (final experiments: true)
 
 
 @dataclass
@@ -143,6 +182,36 @@ def validate(cfg: DictConfig | Config) -> None:
     _need(t.lr > 0, "train.lr", "must be > 0", t.lr)
     _need(t.optimizer in OPTIMIZER_CHOICES, "train.optimizer",
           f"must be one of {', '.join(OPTIMIZER_CHOICES)}", t.optimizer)
+    _validate_deep_supervision(m, loss)
+    _validate_callbacks(t, m.deep_supervision, m.depth)
+
+
+def _validate_deep_supervision(m, loss) -> None:
+    weights = list(loss.head_weights)
+    _need(len(weights) == 3 and all(w >= 0 for w in weights) and weights[0] > 0,
+          "loss.head_weights", "must be 3 weights >= 0 (output1, output2, output3), the first > 0",
+          weights)
+    if m.deep_supervision:
+        _need(m.depth >= 2, "model.deep_supervision",
+              "needs model.depth >= 2 (the extra heads sit at 1/2 and 1/4 resolution)",
+              m.deep_supervision)
+
+
+def _validate_callbacks(t, deep: bool, depth: int) -> None:
+    allowed = MONITOR_CHOICES + (deep_monitor_choices(depth) if deep else ())
+    shown = ", ".join(MONITOR_CHOICES) + (
+        ", val_loss_total, val_output1_loss (and other val_outputN_*)" if deep else "")
+    for key in ("early_stopping", "reduce_lr"):
+        c = getattr(t, key)
+        if not c.enabled:
+            continue
+        _need(c.monitor in allowed, f"train.{key}.monitor", f"must be one of {shown}", c.monitor)
+        _need(c.patience >= 0, f"train.{key}.patience", "must be an integer >= 0", c.patience)
+        _need(c.min_delta >= 0, f"train.{key}.min_delta", "must be >= 0", c.min_delta)
+    r = t.reduce_lr
+    if r.enabled:
+        _need(0.0 < r.factor < 1.0, "train.reduce_lr.factor", "must be in (0, 1)", r.factor)
+        _need(r.min_lr >= 0, "train.reduce_lr.min_lr", "must be >= 0", r.min_lr)
 
 
 def check_depth(depth: int, size: int, source: str) -> None:

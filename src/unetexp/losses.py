@@ -3,6 +3,9 @@
 Dice is the standard (2*sum(y*p) + eps) / (sum(y) + sum(p) + eps), over the whole batch for
 the loss and accumulated over the whole epoch / test set for the metric (spec: "Training
 protocol" explains why the notebook's own `dice_coef` is not used as printed).
+
+The losses and the Dice metric are registered Keras objects, so that a saved `model.keras`
+loads with its compile state once this module is imported (or with `compile=False` without).
 """
 from __future__ import annotations
 
@@ -18,27 +21,40 @@ def soft_dice(y_true, y_pred, eps: float = EPS):
     return (2.0 * intersection + eps) / (ops.sum(y_true) + ops.sum(y_pred) + eps)
 
 
+@keras.saving.register_keras_serializable(package="unetexp")
 def dice_loss(y_true, y_pred):
     """1 - soft Dice over the batch."""
     return 1.0 - soft_dice(y_true, y_pred)
 
 
+@keras.saving.register_keras_serializable(package="unetexp")
+class BceDice(keras.losses.Loss):
+    """alpha * bce + (1 - alpha) * (1 - soft Dice), both over the whole batch."""
+
+    def __init__(self, alpha: float = 0.5, name: str = "bce_dice", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.alpha = float(alpha)
+        self._bce = keras.losses.BinaryCrossentropy(name="bce")
+
+    def call(self, y_true, y_pred):
+        return self.alpha * self._bce(y_true, y_pred) + (1.0 - self.alpha) * dice_loss(y_true, y_pred)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
+
 def make_loss(name: str, alpha: float = 0.5):
-    """The loss function named by `loss.name` (bce_dice = alpha*bce + (1-alpha)*dice)."""
-    bce = keras.losses.BinaryCrossentropy(name="bce")
+    """The loss named by `loss.name` (bce_dice = alpha*bce + (1-alpha)*dice)."""
     if name == "bce":
-        return bce
+        return keras.losses.BinaryCrossentropy(name="bce")
     if name == "dice":
         return dice_loss
-
-    def bce_dice(y_true, y_pred):
-        return alpha * bce(y_true, y_pred) + (1.0 - alpha) * dice_loss(y_true, y_pred)
-
     if name == "bce_dice":
-        return bce_dice
+        return BceDice(alpha)
     raise ValueError(f"unknown loss {name!r}")  # unreachable after config.validate
 
 
+@keras.saving.register_keras_serializable(package="unetexp")
 class Dice(keras.metrics.Metric):
     """Soft Dice accumulated over every batch of an epoch: one Dice of the whole set."""
 

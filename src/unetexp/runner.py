@@ -6,7 +6,9 @@ imported and before any MLflow run exists, so a bad input leaves nothing behind.
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -85,12 +87,18 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
 
         result = train_and_evaluate(cfg, splits, on_epoch=run.log_epoch, label=job.label)
         metrics = {"n_params": result.n_params, "train_time_s": result.train_time_s,
-                   "epochs_run": result.epochs_run, **result.test, **floor_baselines(splits.y_test)}
-        run.log_result(metrics, {
-            "config.yaml": OmegaConf.to_yaml(cfg, resolve=True),
-            "classification_report.json": result.report,
-        })
-    log.info("%sdone %s: %d params, %.1fs, accuracy %.4f, dice %.4f, iou %.4f (run %s)",
-             job.label, name, result.n_params, result.train_time_s, metrics["test_accuracy"],
+                   "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, **result.test,
+                   **floor_baselines(splits.y_test)}
+        from unetexp.artifacts import write_run_files
+
+        with tempfile.TemporaryDirectory(prefix="unetexp-") as folder:
+            run.log_result(metrics, {
+                "config.yaml": OmegaConf.to_yaml(cfg, resolve=True),
+                "classification_report.json": result.report,
+                **write_run_files(cfg, splits, result, Path(folder), name),
+            })
+    log.info("%sdone %s: %d params, %d epochs (best %d), %.1fs, accuracy %.4f, dice %.4f, "
+             "iou %.4f (run %s)", job.label, name, result.n_params, result.epochs_run,
+             result.best_epoch, result.train_time_s, metrics["test_accuracy"],
              metrics["test_dice"], metrics["test_iou"], run.run_id)
     return {"run_id": run.run_id, "skipped": False, **metrics}

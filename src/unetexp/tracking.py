@@ -219,10 +219,13 @@ class JobRun:
         self._mlflow.log_metrics(metrics, step=epoch)
 
     def log_result(self, metrics: dict[str, float], artifacts: dict[str, str | dict]) -> None:
-        """Final metrics, and artifacts by file name: text for .yaml/.txt, dicts for .json."""
+        """Final metrics, and artifacts by file name: text for .yaml/.txt, dicts for .json,
+        a Path for a file already written under that same name (.png, .keras)."""
         self._mlflow.log_metrics(metrics)
         for name, content in artifacts.items():
-            if isinstance(content, dict):
+            if isinstance(content, Path):
+                self._mlflow.log_artifact(str(content))
+            elif isinstance(content, dict):
                 self._mlflow.log_dict(content, name)
             else:
                 self._mlflow.log_text(content, name)

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 
 def _import_tensorflow_quietly() -> None:
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 EPOCH_KEYS = ("loss", "accuracy", "dice", "iou", "val_loss", "val_accuracy", "val_dice", "val_iou")
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
               "rmsprop": keras.optimizers.RMSprop}
+FULL_HEAD = "output1"  # the full-resolution head of a deep-supervision model
 
 
 @dataclass
@@ -53,9 +54,11 @@ class Result:
     n_params: int
     train_time_s: float
     epochs_run: int
-    history: dict[str, list[float]]
+    history: dict[str, list[float]]  # flat epoch metric names (see `flat_metrics`) and lr
     test: dict[str, float]  # test_loss, test_accuracy, test_dice, test_iou, test_<class>_<score>
     report: dict = field(default_factory=dict)  # classification report (scikit-learn dict)
+    best_epoch: int = 0  # from 1: the restored weights' epoch, else the lowest val_loss
+    probabilities: Any = None  # test-set predictions of the full-resolution head (N, H, W, 1)
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -68,20 +71,95 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-class EpochReporter(keras.callbacks.Callback):
-    """One log line per epoch, and the epoch's metrics (with the learning rate) to `on_epoch`."""
+def flat_metrics(logs: dict, deep: bool) -> dict[str, float]:
+    """Keras's epoch (or evaluate) logs under the names MLflow shows.
 
-    def __init__(self, epochs: int, label: str, on_epoch: Callable[[int, dict], None] | None):
+    A plain model keeps `loss`, `accuracy`, `dice`, `iou` (and `val_*`). For a deep-supervision
+    model the same names carry the full-resolution head's values (Keras's `output1_*`), so
+    that runs compare like with like; the weighted sum of the heads' losses becomes
+    `loss_total`, and the side heads keep Keras's names (`output2_loss`, `val_output3_dice`).
+    """
+    logs = {k: float(v) for k, v in (logs or {}).items()}
+    if not deep:
+        return {k: v for k, v in logs.items() if k in EPOCH_KEYS}
+    out = {}
+    for key, value in logs.items():
+        prefix = "val_" if key.startswith("val_") else ""
+        base = key[len(prefix):]
+        if base == "loss":
+            out[f"{prefix}loss_total"] = value
+        elif base.startswith(f"{FULL_HEAD}_"):
+            out[prefix + base[len(FULL_HEAD) + 1:]] = value
+        elif base.startswith(("output2_", "output3_")):
+            out[key] = value
+    return out
+
+
+def keras_monitor(name: str, deep: bool) -> str:
+    """The Keras log key behind a monitored metric name (the flat names of `flat_metrics`)."""
+    if not deep or name.startswith(("output", "val_output")):
+        return name
+    if name.endswith("loss_total"):
+        return name[: -len("_total")]  # val_loss_total -> Keras's val_loss (weighted sum)
+    prefix = "val_" if name.startswith("val_") else ""
+    return f"{prefix}{FULL_HEAD}_{name[len(prefix):]}"  # val_loss -> val_output1_loss
+
+
+def _mode(name: str) -> str:
+    return "min" if name.endswith(("loss", "loss_total")) else "max"
+
+
+def make_callbacks(train_cfg, deep: bool = False) -> list[keras.callbacks.Callback]:
+    """EarlyStopping and ReduceLROnPlateau as `train.early_stopping` / `train.reduce_lr` say
+    (none when both are disabled, as in the ablation tables)."""
+    callbacks: list[keras.callbacks.Callback] = []
+    es, rl = train_cfg.early_stopping, train_cfg.reduce_lr
+    if es.enabled:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=keras_monitor(es.monitor, deep), mode=_mode(es.monitor),
+            patience=es.patience, min_delta=es.min_delta,
+            restore_best_weights=es.restore_best_weights))
+    if rl.enabled:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=keras_monitor(rl.monitor, deep), mode=_mode(rl.monitor),
+            factor=rl.factor, patience=rl.patience, min_delta=rl.min_delta, min_lr=rl.min_lr))
+    return callbacks
+
+
+def head_targets(masks, n_heads: int) -> list:
+    """Deep-supervision targets: the masks, then resized to 1/2 and 1/4 with nearest neighbour
+    (`tf.image.resize(method="nearest")`, as the study did)."""
+    import numpy as np
+    import tensorflow as tf
+
+    height, width = masks.shape[1:3]
+    targets = [masks]
+    for level in range(1, n_heads):
+        size = (height // 2 ** level, width // 2 ** level)
+        targets.append(np.asarray(tf.image.resize(masks, size, method="nearest")))
+    return targets
+
+
+class EpochReporter(keras.callbacks.Callback):
+    """One log line per epoch, and the epoch's metrics (with the learning rate the epoch used)
+    to `on_epoch`; keeps the history under the flat names. Goes first among the callbacks, so
+    the learning rate is read before ReduceLROnPlateau changes it."""
+
+    def __init__(self, epochs: int, label: str, on_epoch: Callable[[int, dict], None] | None,
+                 deep: bool = False):
         super().__init__()
-        self.epochs, self.label, self.on_epoch = epochs, label, on_epoch
+        self.epochs, self.label, self.on_epoch, self.deep = epochs, label, on_epoch, deep
+        self.history: dict[str, list[float]] = {}
         self._start = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        metrics = {k: float(v) for k, v in (logs or {}).items() if k in EPOCH_KEYS}
-        metrics["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        metrics = flat_metrics(logs, self.deep)
+        metrics["lr"] = float(self.model.optimizer.learning_rate.numpy())
+        for key, value in metrics.items():
+            self.history.setdefault(key, []).append(value)
         shown = "  ".join(f"{k} {metrics[k]:.4f}" for k in EPOCH_KEYS if k in metrics)
         log.info("%sepoch %d/%d  %s  lr %.2g  (%.1fs)", self.label, epoch + 1, self.epochs,
                  shown, metrics["lr"], time.perf_counter() - self._start)
@@ -89,40 +167,74 @@ class EpochReporter(keras.callbacks.Callback):
             self.on_epoch(epoch + 1, metrics)
 
 
+def best_epoch(history: dict[str, list[float]], callbacks: list) -> int:
+    """From 1: early stopping's best epoch (the restored weights' one when it restores them),
+    else the epoch with the lowest validation loss."""
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.EarlyStopping) and callback.best is not None:
+            return int(callback.best_epoch) + 1
+    values = history.get("val_loss") or [0.0]
+    return int(min(range(len(values)), key=values.__getitem__)) + 1
+
+
+def compile_model(model: keras.Model, cfg, deep: bool) -> None:
+    """Optimizer, loss and metrics; a deep-supervision model gets one loss per head (weights
+    `loss.head_weights`) and the metrics on every head."""
+    optimizer = OPTIMIZERS[cfg.train.optimizer](learning_rate=cfg.train.lr)
+    if not deep:
+        model.compile(optimizer=optimizer, loss=make_loss(cfg.loss.name, cfg.loss.alpha),
+                      metrics=make_metrics())
+        return
+    heads = list(model.output_names)
+    weights = list(cfg.loss.head_weights)
+    model.compile(
+        optimizer=optimizer,
+        loss={h: make_loss(cfg.loss.name, cfg.loss.alpha) for h in heads},
+        loss_weights={h: float(weights[i]) for i, h in enumerate(heads)},
+        metrics={h: make_metrics() for h in heads},
+    )
+
+
 def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> Result:
     """Build, compile and fit the model `cfg` describes, then evaluate it on the test split."""
     seed_everything(cfg.seed, cfg.train.deterministic)
     model = build_from_config(cfg.model, splits.x_train.shape[1:])
-    model.compile(
-        optimizer=OPTIMIZERS[cfg.train.optimizer](learning_rate=cfg.train.lr),
-        loss=make_loss(cfg.loss.name, cfg.loss.alpha),
-        metrics=make_metrics(),
-    )
+    deep = len(model.outputs) > 1
+    compile_model(model, cfg, deep)
+    n_heads = len(model.outputs)
+
+    def targets(masks):
+        return head_targets(masks, n_heads) if deep else masks
+
+    reporter = EpochReporter(cfg.train.epochs, label, on_epoch, deep)
+    callbacks = make_callbacks(cfg.train, deep)
     start = time.perf_counter()
-    history = model.fit(
-        splits.x_train, splits.y_train,
-        validation_data=(splits.x_val, splits.y_val),
+    model.fit(
+        splits.x_train, targets(splits.y_train),
+        validation_data=(splits.x_val, targets(splits.y_val)),
         epochs=cfg.train.epochs,
         batch_size=cfg.train.batch_size,
         shuffle=True,
         verbose=0,
-        callbacks=[EpochReporter(cfg.train.epochs, label, on_epoch)],
+        callbacks=[reporter, *callbacks],
     )
     train_time = time.perf_counter() - start
-    scores = model.evaluate(splits.x_test, splits.y_test, batch_size=cfg.train.batch_size,
+    scores = model.evaluate(splits.x_test, targets(splits.y_test), batch_size=cfg.train.batch_size,
                             verbose=0, return_dict=True)
-    test = {f"test_{k}": float(v) for k, v in scores.items()
-            if k in ("loss", "accuracy", "dice", "iou")}
+    test = {f"test_{k}": v for k, v in flat_metrics(scores, deep).items()}
     probabilities = model.predict(splits.x_test, batch_size=cfg.train.batch_size, verbose=0)
+    if deep:
+        probabilities = probabilities[0]
     report = pixel_report(splits.y_test, probabilities)
     test.update(report_metrics(report))
     return Result(
         model=model,
         n_params=count_params(model),
         train_time_s=train_time,
-        epochs_run=len(history.history.get("loss", [])),
-        history={k: [float(v) for v in values] for k, values in history.history.items()},
+        epochs_run=len(reporter.history.get("loss", [])),
+        history=reporter.history,
         test=test,
         report=report,
+        best_epoch=best_epoch(reporter.history, callbacks),
+        probabilities=probabilities,
     )
-
