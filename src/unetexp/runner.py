@@ -55,6 +55,9 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     `force`. Returns the run id, whether it was skipped, and the final metrics."""
     job = job or JobContext()
     validate(cfg)
+    dataset = load_dataset(cfg.data, cfg.model.depth)  # bad data stops here, before the store
+    splits = split(dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed,
+                   stratify=cfg.data.stratify)
     name = cfg.tracking.run_name or run_name(cfg)
     digest = config_hash(cfg)
     if not cfg.force:
@@ -64,9 +67,6 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
             log.info("%sskipped %s: FINISHED run %s has this config (force=true retrains)",
                      job.label, name, done)
             return {"run_id": done, "skipped": True}
-    dataset = load_dataset(cfg.data, cfg.model.depth)
-    splits = split(dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed,
-                   stratify=cfg.data.stratify)
     tags = {
         "overrides": " ".join(job.overrides),
         "config_hash": digest,
