@@ -1,9 +1,10 @@
 """Training throughput (images/s) of every distinct config of tables 1-5, per variant.
 
-    python benchmarks/throughput.py [--variants default,jit,bf16] [--steps 40] [--csv throughput.csv]
+    python benchmarks/throughput.py [--variants default,jit,bf16] [--steps 40] [--repeats 2] [--csv throughput.csv]
 
 Variants (each in a fresh process, since they are process-wide settings):
-  default  what `python -m unetexp` does today
+  default  what `python -m unetexp` does by default (train.deterministic=true)
+  nondeterministic  without TF op determinism (train.deterministic=false)
   jit      compile with XLA (train.jit_compile=true)
   bf16     Keras mixed precision mixed_bfloat16 (changes the numerics: for CPUs with bf16)
   threads1 one intra-op thread (what a 2-worker joblib launcher gives each job on 2 cores)
@@ -36,10 +37,13 @@ def measure(variant: str, steps: int) -> None:
     from unetexp.losses import make_metrics
     from unetexp.model import build_unet
 
+    if variant != "nondeterministic":
+        tf.config.experimental.enable_op_determinism()
     if variant == "threads1":
         tf.config.threading.set_intra_op_parallelism_threads(1)
     if variant == "bf16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.random((steps * 8, 64, 64, 3), dtype=np.float32)
     y = (rng.random((steps * 8, 64, 64, 1)) > 0.6).astype(np.float32)
@@ -57,8 +61,9 @@ def measure(variant: str, steps: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", default="default,jit,bf16,threads1")
+    parser.add_argument("--variants", default="default,nondeterministic,jit,bf16,threads1")
     parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each variant, alternating; median kept")
     parser.add_argument("--csv")
     parser.add_argument("--run", help=argparse.SUPPRESS)  # internal: measure one variant here
     args = parser.parse_args()
@@ -67,8 +72,10 @@ def main() -> None:
         return
     from common import print_table
 
-    results: dict[str, dict[str, float]] = {}
-    for variant in args.variants.split(","):
+    import statistics
+
+    results: dict[str, dict[str, list[float]]] = {}
+    for variant in args.variants.split(",") * args.repeats:
         out = subprocess.run([sys.executable, __file__, "--run", variant, "--steps", str(args.steps)],
                              capture_output=True, text=True)
         if out.returncode != 0:
@@ -76,8 +83,8 @@ def main() -> None:
             continue
         for line in out.stdout.splitlines():
             item = json.loads(line)
-            results.setdefault(item["config"], {})[variant] = item["images_per_s"]
-    rows = [{"config": config, **{f"{v} img/s": round(s, 1) for v, s in by_variant.items()}}
+            results.setdefault(item["config"], {}).setdefault(variant, []).append(item["images_per_s"])
+    rows = [{"config": config, **{f"{v} img/s": round(statistics.median(s), 1) for v, s in by_variant.items()}}
             for config, by_variant in results.items()]
     print_table(rows, args.csv)
 

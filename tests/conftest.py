@@ -1,6 +1,7 @@
 """Shared fixtures: a throwaway MLflow store, the CLI as a subprocess, small data files."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +27,20 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "unetexp", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def heavy_imports(*args: str, cwd: Path) -> list[str]:
+    """Run the CLI in-process with ARGS; which of TensorFlow and matplotlib it imported."""
+    code = ("import sys; sys.argv = ['unetexp', *sys.argv[1:]]\n"
+            "from unetexp.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "import json; print('IMPORTED', json.dumps(sorted(m for m in ('tensorflow', 'matplotlib') "
+            "if m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
+                         text=True, timeout=120)
+    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    assert last.startswith("IMPORTED "), out.stderr
+    return json.loads(last[len("IMPORTED "):])
 
 
 def search_runs(uri: str, experiment: str = "unetexp"):

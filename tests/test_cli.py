@@ -8,26 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, run_cli, search_runs, write_npz
-
-
-def imports_tensorflow(*args: str, cwd) -> bool:
-    """Run the app in-process with ARGS and report whether TensorFlow got imported."""
-    code = ("import sys; sys.argv = ['unetexp', *sys.argv[1:]]\n"
-            "from unetexp.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print('TF_IMPORTED' if 'tensorflow' in sys.modules else 'NO_TF')")
-    out = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
-                         text=True, timeout=120)
-    assert "TF_IMPORTED" in out.stdout or "NO_TF" in out.stdout, out.stderr
-    return "TF_IMPORTED" in out.stdout
+from conftest import TINY, heavy_imports, run_cli, search_runs, write_npz
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--cfg", "job"], ["--cfg", "hydra"],
                                   ["model.depth=0", "data=synthetic"], ["export", "--help"],
                                   ["compare", "--help"], ["report", "--help"]])
 def test_commands_that_do_not_train_never_import_tensorflow(args, tmp_path):
-    assert not imports_tensorflow(*args, cwd=tmp_path)
+    assert "tensorflow" not in heavy_imports(*args, cwd=tmp_path)
 
 
 def test_help_lists_the_config_groups(tmp_path):

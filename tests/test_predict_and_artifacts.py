@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli, search_runs
+from conftest import heavy_imports, run_cli, search_runs
 
 TINY_FINAL = ["data=synthetic", "data.count=24", "data.size=16", "train.epochs=2"]
 
@@ -157,13 +157,7 @@ def test_predict_missing_input(tmp_path):
 
 @pytest.mark.parametrize("args", [["--help"], ["--cfg", "job", "+experiment=unet_deep"]])
 def test_commands_that_do_not_train_never_import_matplotlib_or_tensorflow(args, tmp_path):
-    code = ("import sys; sys.argv = ['unetexp', *sys.argv[1:]]\n"
-            "from unetexp.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('tensorflow', 'matplotlib') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)
-    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr
+    assert heavy_imports(*args, cwd=tmp_path) == []
 
 
 def test_help_lists_the_experiments(tmp_path):
