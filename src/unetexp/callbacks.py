@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timezone
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict, read_write
 
 from unetexp import tracking
 from unetexp.errors import UnetexpError, exit_with_error
@@ -15,7 +14,14 @@ log = logging.getLogger(__name__)
 
 
 class MlflowSweepCallback(Callback):
-    """Opens the parent run before the first job and closes it after the last one."""
+    """Opens the parent run before the first job and closes it after the last one.
+
+    Jobs learn the parent's id from $UNETEXP_PARENT_RUN_ID, which Hydra sets in every job
+    through `hydra.job.env_set`: the callback adds that override to the multirun's Hydra
+    overrides, from which every launcher (basic, joblib, Ray, on this machine or another)
+    composes each job's config."""
+
+    run_id: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         overrides = list(config.hydra.overrides.task)
@@ -34,12 +40,21 @@ class MlflowSweepCallback(Callback):
                                            name[:250], tags)
         except UnetexpError as exc:
             exit_with_error(exc)
-        os.environ[tracking.PARENT_ENV] = run_id
+        self.run_id = run_id
+        with read_write(config.hydra), open_dict(config.hydra):
+            config.hydra.overrides.hydra.append(
+                f"++hydra.job.env_set.{tracking.PARENT_ENV}='{run_id}'")
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        run_id = os.environ.pop(tracking.PARENT_ENV, None)
-        if run_id:
-            trained, reused = tracking.sweep_counts(config.tracking.uri, run_id)
-            log.info("sweep done: %d trained, %d skipped (already FINISHED); parent run %s",
-                     trained, reused, run_id)
+        run_id, self.run_id = self.run_id, None
+        if not run_id:
+            return
+        failures = tracking.sweep_failures(config.tracking.uri, run_id)
+        if failures:  # user errors of jobs in other processes (joblib, Ray): the parent is FAILED
+            n = len(failures)
+            exit_with_error(UnetexpError(f"{n} job{'s' if n > 1 else ''} failed (parent run "
+                                         f"{run_id} FAILED): {'; '.join(failures)}"))
+        trained, reused = tracking.sweep_counts(config.tracking.uri, run_id)
+        log.info("sweep done: %d trained, %d skipped (already FINISHED); parent run %s",
+                 trained, reused, run_id)
         tracking.end_parent(config.tracking.uri, run_id, "FINISHED")

@@ -53,6 +53,7 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     `force`. Returns the run id, whether it was skipped, and the final metrics."""
     job = job or JobContext()
     validate(cfg)
+    tracking.check_parent(cfg.tracking.uri, job.parent_run_id)
     name = cfg.tracking.run_name or run_name(cfg)
     digest = config_hash(cfg)
     if not cfg.force:
