@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "export": "unetexp.export:main",
     "compare": "unetexp.compare:main",
     "report": "unetexp.report:main",
+    "search": "unetexp.search:main",
 }
 
 
