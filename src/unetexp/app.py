@@ -87,9 +87,16 @@ def main() -> None:
     except UnetexpError as exc:
         exit_with_error(exc)
     register_configs()
+    from unetexp.callbacks import close_open_parents
+
     try:
         hydra.main(version_base="1.3", config_path=config_path, config_name="config")(task)()
+    except KeyboardInterrupt:  # in the launching process (jobs in other processes)
+        close_open_parents("KILLED")
+        print("unetexp: interrupted, runs marked KILLED", file=sys.stderr)
+        raise SystemExit(130) from None
     except SystemExit as exc:  # Hydra ends a failed multirun with 1; a user error is 2
+        close_open_parents("FAILED")
         if exc.code == 1 and isinstance(exc.__context__, JobFailed):
             raise SystemExit(2) from None
         raise

@@ -263,6 +263,19 @@ def end_parent(uri: str | None, run_id: str | None, status: str) -> None:
         client.set_terminated(run_id, status)
 
 
+def end_running_children(uri: str | None, parent_run_id: str, status: str) -> None:
+    """End the child runs still RUNNING under a parent whose multirun stopped (their workers
+    were stopped with it)."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=resolve_uri(uri))
+    experiment_id = client.get_run(parent_run_id).info.experiment_id
+    for run in client.search_runs([experiment_id], filter_string=(
+            f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"),
+            max_results=10000):
+        client.set_terminated(run.info.run_id, status)
+
+
 class JobRun:
     """The MLflow run of one training job, logging under the names the README lists."""
 
