@@ -131,6 +131,41 @@ def test_job_whose_parent_is_not_in_its_sqlite_store_needs_a_server(tmp_path):
     assert not (tmp_path / "elsewhere").exists()  # nothing created on the "other machine"
 
 
+WRITER = """
+import sys
+from unetexp import tracking
+uri, parent, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with tracking.job_run(uri, "unetexp", f"writer{n}", {"role": "job", "job_num": str(n)},
+                      {"writer": n}, parent_run_id=parent) as run:
+    for epoch in range(1, 31):
+        run.log_epoch(epoch, {key: epoch / 100 for key in %r})
+""" % (EPOCH_METRICS,)
+
+
+def test_parallel_writers_to_one_sqlite_store_lose_nothing(tmp_path, store):
+    """Four processes create their runs and log 30 epochs of 9 metrics at once into one new
+    SQLite store, as parallel jobs on one machine do: nothing lost, nothing locked out."""
+    import mlflow
+
+    from unetexp import tracking
+
+    parent = tracking.start_parent(store, "unetexp", "writers", {"role": "sweep"})
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, store, parent, str(n)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for n in range(4)]
+    for proc in procs:
+        out = proc.communicate(timeout=180)[0]
+        assert proc.returncode == 0, out[-3000:]
+    runs = search_runs(store)
+    children = runs[runs["tags.role"] == "job"]
+    assert len(children) == 4 and (children["status"] == "FINISHED").all()
+    assert (children["tags.mlflow.parentRunId"] == parent).all()
+    client = mlflow.MlflowClient(tracking_uri=store)
+    for run_id in children["run_id"]:
+        for key in EPOCH_METRICS:
+            assert sorted(m.step for m in client.get_metric_history(run_id, key)) == list(range(1, 31))
+
+
 def test_joblib_multirun_logs_to_a_server(server, tmp_path):
     """4 jobs, 2 loky workers of 1 TensorFlow thread each, one tracking server: one parent, four
     FINISHED children, nothing lost; then the basic launcher reuses all four."""

@@ -233,10 +233,10 @@ def search(args) -> dict:
     (alpha_low, alpha_high), (lr_low, lr_high) = args.alpha, args.lr
 
     def objective(trial) -> float:
+        for attr, value in tracking.process_tags().items():  # who runs it: see _retry_dead_trials
+            trial.set_user_attr(attr, value)
         alpha = trial.suggest_float("loss.alpha", alpha_low, alpha_high)
         lr = trial.suggest_float("train.lr", lr_low, lr_high, log=True)
-        for attr, value in tracking.process_tags().items():
-            trial.set_user_attr(attr, value)
         trial_cfg = copy.deepcopy(cfg)
         trial_cfg.loss.alpha, trial_cfg.train.lr = alpha, lr
         trial_cfg.tracking.run_name = (cfg.tracking.run_name
