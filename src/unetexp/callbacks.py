@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timezone
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict, read_write
 
 from unetexp import tracking
 from unetexp.errors import UnetexpError, exit_with_error
@@ -14,8 +13,32 @@ from unetexp.errors import UnetexpError, exit_with_error
 log = logging.getLogger(__name__)
 
 
+# parent runs of the multiruns of this process that have not reached their end: run id -> uri
+OPEN_PARENTS: dict[str, str | None] = {}
+
+
+def close_open_parents(status: str) -> None:
+    """End the parents of multiruns stopped before their end by something no job saw: a
+    launcher's error (Ray cannot start, a worker pool breaks), Ctrl-C in the launching process;
+    and their children still RUNNING, whose workers stopped with them."""
+    while OPEN_PARENTS:
+        run_id, uri = OPEN_PARENTS.popitem()
+        try:
+            tracking.end_running_children(uri, run_id, status)
+            tracking.end_parent(uri, run_id, status)
+        except Exception:  # the store is gone too: the next start closes them (dead processes)
+            log.warning("could not close parent run %s", run_id)
+
+
 class MlflowSweepCallback(Callback):
-    """Opens the parent run before the first job and closes it after the last one."""
+    """Opens the parent run before the first job and closes it after the last one.
+
+    Jobs learn the parent's id from $UNETEXP_PARENT_RUN_ID, which Hydra sets in every job
+    through `hydra.job.env_set`: the callback adds that override to the multirun's Hydra
+    overrides, from which every launcher (basic, joblib, Ray, on this machine or another)
+    composes each job's config."""
+
+    run_id: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         overrides = list(config.hydra.overrides.task)
@@ -34,12 +57,27 @@ class MlflowSweepCallback(Callback):
                                            name[:250], tags)
         except UnetexpError as exc:
             exit_with_error(exc)
-        os.environ[tracking.PARENT_ENV] = run_id
+        self.run_id = run_id
+        OPEN_PARENTS[run_id] = config.tracking.uri
+        launcher = str(config.hydra.launcher.get("_target_", ""))
+        if not launcher.endswith(".BasicLauncher") and not config.train.intra_op_threads:
+            log.warning("parallel jobs with train.intra_op_threads=0 each use every core: set "
+                        "it so that jobs x threads <= cores (README: Scaling out)")
+        with read_write(config.hydra), open_dict(config.hydra):
+            config.hydra.overrides.hydra.append(
+                f"++hydra.job.env_set.{tracking.PARENT_ENV}='{run_id}'")
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        run_id = os.environ.pop(tracking.PARENT_ENV, None)
-        if run_id:
-            trained, reused = tracking.sweep_counts(config.tracking.uri, run_id)
-            log.info("sweep done: %d trained, %d skipped (already FINISHED); parent run %s",
-                     trained, reused, run_id)
+        run_id, self.run_id = self.run_id, None
+        if not run_id:
+            return
+        OPEN_PARENTS.pop(run_id, None)
+        failures = tracking.sweep_failures(config.tracking.uri, run_id)
+        if failures:  # user errors of jobs in other processes (joblib, Ray): the parent is FAILED
+            n = len(failures)
+            exit_with_error(UnetexpError(f"{n} job{'s' if n > 1 else ''} failed (parent run "
+                                         f"{run_id} FAILED): {'; '.join(failures)}"))
+        trained, reused = tracking.sweep_counts(config.tracking.uri, run_id)
+        log.info("sweep done: %d trained, %d skipped (already FINISHED); parent run %s",
+                 trained, reused, run_id)
         tracking.end_parent(config.tracking.uri, run_id, "FINISHED")

@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "report": "unetexp.report:main",
     "data": "unetexp.prepare:main",  # unetexp data prepare ...
     "predict": "unetexp.predict:main",
+    "search": "unetexp.search:main",
 }
 
 

@@ -99,6 +99,8 @@ class TrainConfig:
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     reduce_lr: ReduceLRConfig = field(default_factory=ReduceLRConfig)
     save_model: bool = False  # log the trained model as model.keras (final experiments: true)
+    intra_op_threads: int = 0  # TensorFlow threads per op; 0 = TF default (all cores)
+    inter_op_threads: int = 0  # TensorFlow ops run at once; 0 = TF default
 
 
 @dataclass
@@ -121,7 +123,7 @@ class Config:
 
 
 # keys that say how to run or where to log, not what is trained: outside config_hash
-NOT_HASHED = ("tracking.", "force")
+NOT_HASHED = ("tracking.", "force", "train.intra_op_threads", "train.inter_op_threads")
 
 
 def register_configs() -> None:
@@ -182,6 +184,10 @@ def validate(cfg: DictConfig | Config) -> None:
     _need(t.lr > 0, "train.lr", "must be > 0", t.lr)
     _need(t.optimizer in OPTIMIZER_CHOICES, "train.optimizer",
           f"must be one of {', '.join(OPTIMIZER_CHOICES)}", t.optimizer)
+    for key in ("intra_op_threads", "inter_op_threads"):
+        threads = getattr(t, key)
+        _need(threads >= 0, f"train.{key}", "must be an integer >= 0 (0: TensorFlow's default)",
+              threads)
     _validate_deep_supervision(m, loss)
     _validate_callbacks(t, m.deep_supervision, m.depth)
 

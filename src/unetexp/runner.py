@@ -58,6 +58,7 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     dataset = load_dataset(cfg.data, cfg.model.depth)  # bad data stops here, before the store
     splits = split(dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed,
                    stratify=cfg.data.stratify)
+    tracking.check_parent(cfg.tracking.uri, job.parent_run_id)
     name = cfg.tracking.run_name or run_name(cfg)
     digest = config_hash(cfg)
     if not cfg.force:

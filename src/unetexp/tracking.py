@@ -138,6 +138,52 @@ def find_finished(uri: str | None, experiment: str, config_hash: str) -> str | N
     return runs[0].info.run_id if runs else None
 
 
+def check_parent(uri: str | None, parent_run_id: str | None) -> None:
+    """A job's parent run must be in the job's store. A job that a launcher runs on another
+    machine finds no SQLite file there (or another one): it needs a tracking server."""
+    db = _sqlite_file(resolve_uri(uri))
+    if not parent_run_id or db is None:
+        return
+    found = db.is_file()
+    if found:
+        import mlflow
+
+        try:
+            mlflow.MlflowClient(tracking_uri=resolve_uri(uri)).get_run(parent_run_id)
+        except Exception:
+            found = False
+    if not found:
+        raise ConfigError(
+            f"tracking.uri={resolve_uri(uri)}: this job's parent run {parent_run_id} is not in "
+            f"this store: jobs on another machine cannot share a local SQLite file; start "
+            f"`mlflow server` and set tracking.uri=http://HOST:PORT (README: Scaling out)")
+
+
+def note_failure(uri: str | None, parent_run_id: str | None, job_num: int | None,
+                 message: str) -> bool:
+    """Record on the parent why job `job_num` failed (tag `error.<job>`); False when the parent
+    is out of reach. The process that started the sweep reports these at its end."""
+    if not parent_run_id:
+        return False
+    import mlflow
+
+    try:
+        mlflow.MlflowClient(tracking_uri=resolve_uri(uri)).set_tag(
+            parent_run_id, f"error.{job_num}", message[:5000])
+    except Exception:
+        return False
+    return True
+
+
+def sweep_failures(uri: str | None, parent_run_id: str) -> list[str]:
+    """The errors its jobs recorded on a parent run, by job number: `[#3] message`."""
+    import mlflow
+
+    tags = mlflow.MlflowClient(tracking_uri=resolve_uri(uri)).get_run(parent_run_id).data.tags
+    errors = {key.split(".", 1)[1]: value for key, value in tags.items() if key.startswith("error.")}
+    return [f"[#{num}] {errors[num]}" for num in sorted(errors, key=lambda n: (len(n), n))]
+
+
 def note_reused(uri: str | None, parent_run_id: str | None, job_num: int | None, run_id: str) -> None:
     """Record on the parent that job `job_num` reused `run_id`: exports of the sweep find it."""
     if parent_run_id:
@@ -207,6 +253,19 @@ def end_parent(uri: str | None, run_id: str | None, status: str) -> None:
     client = mlflow.MlflowClient(tracking_uri=resolve_uri(uri))
     if client.get_run(run_id).info.status == "RUNNING":
         client.set_terminated(run_id, status)
+
+
+def end_running_children(uri: str | None, parent_run_id: str, status: str) -> None:
+    """End the child runs still RUNNING under a parent whose multirun stopped (their workers
+    were stopped with it)."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=resolve_uri(uri))
+    experiment_id = client.get_run(parent_run_id).info.experiment_id
+    for run in client.search_runs([experiment_id], filter_string=(
+            f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"),
+            max_results=10000):
+        client.set_terminated(run.info.run_id, status)
 
 
 class JobRun:

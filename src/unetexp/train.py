@@ -61,6 +61,33 @@ class Result:
     probabilities: Any = None  # test-set predictions of the full-resolution head (N, H, W, 1)
 
 
+def set_threads(intra: int, inter: int, label: str = "") -> bool:
+    """TensorFlow's thread pools (`train.intra_op_threads`, `train.inter_op_threads`; 0 = its
+    default). They can only be sized before the first op of the process: each job of a parallel
+    launcher is a fresh process and gets them; in a sequential multirun the first job's sizes stay,
+    and a later job asking for others is told so, not failed. Returns whether they apply."""
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    wanted = {"intra_op_threads": intra, "inter_op_threads": inter}
+    current = {"intra_op_threads": threading.get_intra_op_parallelism_threads(),
+               "inter_op_threads": threading.get_inter_op_parallelism_threads()}
+    if wanted != current:
+        try:
+            threading.set_intra_op_parallelism_threads(intra)
+            threading.set_inter_op_parallelism_threads(inter)
+        except RuntimeError:  # "... cannot be modified after initialization"
+            log.warning("%strain.intra_op_threads=%d, train.inter_op_threads=%d not applied: "
+                        "TensorFlow already runs with %d, %d in this process", label, intra,
+                        inter, current["intra_op_threads"], current["inter_op_threads"])
+            return False
+    if intra or inter:
+        log.info("%sTensorFlow threads: %d intra-op, %d inter-op (0: its default)", label,
+                 threading.get_intra_op_parallelism_threads(),
+                 threading.get_inter_op_parallelism_threads())
+    return True
+
+
 def seed_everything(seed: int, deterministic: bool) -> None:
     """Fresh Keras state, then one seed for Python, numpy and TensorFlow."""
     keras.backend.clear_session()  # free the previous job's graph in a multirun
@@ -197,6 +224,7 @@ def compile_model(model: keras.Model, cfg, deep: bool) -> None:
 
 def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> Result:
     """Build, compile and fit the model `cfg` describes, then evaluate it on the test split."""
+    set_threads(cfg.train.intra_op_threads, cfg.train.inter_op_threads, label)
     seed_everything(cfg.seed, cfg.train.deterministic)
     model = build_from_config(cfg.model, splits.x_train.shape[1:])
     deep = len(model.outputs) > 1
