@@ -72,7 +72,10 @@ def model_file(spec: str, tracking_uri: str | None, folder: Path) -> Path:
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         raise PredictError(f"run {spec} not found: no MLflow store at {uri}")
     import logging
+    import os
 
+    # stderr carries one line per skipped file: no download progress bar among them
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     for name in ("alembic", "mlflow"):  # store opening chatter is not news
