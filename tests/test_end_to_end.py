@@ -112,6 +112,7 @@ def test_same_seed_same_split_same_metrics(tmp_path):
     cfg = OmegaConf.structured(Config())
     cfg.data.name, cfg.data.count, cfg.data.size, cfg.train.epochs = "synthetic", 24, 16, 2
     cfg.tracking.uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg.force = True  # train every time: the second run would reuse the first, FINISHED
     first, second = run_experiment(cfg), run_experiment(cfg)
     cfg.seed = 1
     other = run_experiment(cfg)
