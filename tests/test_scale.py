@@ -230,9 +230,11 @@ def test_ctrl_c_in_a_joblib_multirun_leaves_nothing_running(tmp_path, store):
 
 @pytest.mark.skipif(not HAS_RAY, reason="Ray launcher not installed: pip install -e '.[scale]'")
 def test_ray_multirun_logs_to_the_same_server(server, tmp_path):
-    """2 jobs on a local Ray (2 CPUs); Ray workers do not inherit the launcher's environment:
-    the parent id reaches them through hydra.job.env_set."""
-    out = run_cli("-m", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2",
+    """2 jobs on a new local Ray (2 CPUs, whatever cluster `ray start` left): the launching
+    process sets no environment variable, the parent id reaches the jobs through
+    hydra.job.env_set (as it reaches the workers of a cluster, which inherit nothing)."""
+    out = run_cli("-m", "hydra/launcher=ray", "hydra.launcher.ray.init.address=local",
+                  "+hydra.launcher.ray.init.num_cpus=2",
                   "+hydra.launcher.ray.init.include_dashboard=false", "model.depth=1,2", *TINY,
                   "train.intra_op_threads=1", f"tracking.uri={server}", "tracking.experiment=ray",
                   cwd=tmp_path, env={"RAY_USAGE_STATS_ENABLED": "0"}, timeout=400)
