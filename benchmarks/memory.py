@@ -1,7 +1,10 @@
 """Peak resident memory of each job of a sequential 5-job multirun: it must not grow job
 after job (Keras sessions are cleared between jobs).
 
-    python benchmarks/memory.py [--epochs 2] [--csv memory.csv]
+    python benchmarks/memory.py [--epochs 2] [--sweep model.depth=1,2,3,4,5] [--csv memory.csv]
+
+`--sweep seed=0,1,2,3,4` repeats one config (depth 3): growth there is a leak, not the
+models getting bigger.
 
 Samples the multirun process's VmRSS every 0.1 s (Linux /proc) and splits the samples at
 each job's start line.
@@ -33,12 +36,12 @@ def rss_mb(pid: int) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--depths", default="1,2,3,4,5")
+    parser.add_argument("--sweep", default="model.depth=1,2,3,4,5", help="the swept override")
     parser.add_argument("--csv")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="unetexp-memory-"))
     data = study_shaped_npz(folder)
-    cmd = [sys.executable, "-m", "unetexp", "-m", f"model.depth={args.depths}", "data=npz",
+    cmd = [sys.executable, "-m", "unetexp", "-m", args.sweep, "data=npz",
            f"data.path={data}", f"train.epochs={args.epochs}",
            f"tracking.uri=sqlite:///{folder / 'mlflow.db'}"]
     proc = subprocess.Popen(cmd, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -61,8 +64,8 @@ def main() -> None:
     done.set()
     if proc.returncode != 0:
         sys.exit(f"multirun failed with {proc.returncode}")
-    rows = [{"job": j, "model.depth": args.depths.split(",")[j], "peak_rss_mb": peaks[j]}
-            for j in sorted(peaks)]
+    key, values = args.sweep.split("=", 1)
+    rows = [{"job": j, key: values.split(",")[j], "peak_rss_mb": peaks[j]} for j in sorted(peaks)]
     print_table(rows, args.csv)
     growth = rows[-1]["peak_rss_mb"] - rows[0]["peak_rss_mb"]
     print(f"last job - first job: {growth:+.0f} MB")
