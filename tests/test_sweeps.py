@@ -1,6 +1,7 @@
 """A real table sweep on tiny synthetic data: export, compare, report, skip and resume."""
 from __future__ import annotations
 
+import io
 import signal
 import subprocess
 import sys
@@ -46,14 +47,16 @@ def test_export_one_row_per_run(swept):
 def test_export_aggregate_and_only_changed(swept):
     tmp, store = swept
     out = cli_ok("export", "--tracking-uri", store, "--aggregate", "--only-changed", cwd=tmp)
-    agg = pd.read_csv(__import__("io").StringIO(out.stdout))
-    runs = pd.read_csv(tmp / "runs.csv") if (tmp / "runs.csv").exists() else None
+    agg = pd.read_csv(io.StringIO(out.stdout))
+    runs = pd.read_csv(io.StringIO(cli_ok("export", "--tracking-uri", store, cwd=tmp).stdout))
     assert list(agg["n"]) == [2, 2] and "model.convs" not in agg.columns and "model.depth" in agg.columns
     assert {"test_accuracy_mean", "test_accuracy_std", "test_accuracy_ci95"} <= set(agg.columns)
-    if runs is not None:
-        expected = runs.groupby("model.depth")["test_accuracy"].agg(["mean", "std"])
-        assert list(agg["test_accuracy_mean"]) == pytest.approx(list(expected["mean"]))
-        assert list(agg["test_accuracy_std"]) == pytest.approx(list(expected["std"]))
+    expected = runs.groupby("model.depth")["test_accuracy"].agg(["mean", "std"])
+    assert list(agg["test_accuracy_mean"]) == pytest.approx(list(expected["mean"]))
+    assert list(agg["test_accuracy_std"]) == pytest.approx(list(expected["std"]))
+    # 95 % CI half-width with 1 degree of freedom: t(0.975, 1) = 12.706
+    assert list(agg["test_accuracy_ci95"]) == pytest.approx(
+        list(12.7062 * expected["std"] / 2 ** 0.5), rel=1e-4)
 
 
 def test_compare_with_the_study(swept):
