@@ -12,13 +12,13 @@ import numpy as np
 from unetexp.imaging import overlay, to_uint8
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, layout: str | None = "constrained"):
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=100, layout=layout)
 
 
 PANELS = (("loss", "Loss"), ("accuracy", "Pixel accuracy"), ("dice", "Dice"))
@@ -99,4 +99,59 @@ def prediction_grid(images: np.ndarray, masks: np.ndarray, probabilities: np.nda
     if title:
         fig.suptitle(title)
     fig.savefig(path)
+    return Path(path)
+
+
+def _report_figure():
+    fig = _figure(9, 3.4, layout=None)  # fixed margins: a constrained layout costs a redraw
+    return fig, fig.subplots(1, 2)
+
+
+def table_figure(spec: dict, path: str | Path) -> Path:
+    """One table of a report: accuracy and Dice against the table's factor, mean +- std over
+    seeds, the study's single run and a floor baseline for scale.
+
+    `spec` holds plain lists (it may cross to another process): title, xlabel, xticks, and
+    per panel title, mean, std, label, study (None or a list, NaN where missing), floor,
+    floor_label."""
+    fig, axes = _report_figure()
+    x = list(range(len(spec["xticks"])))
+    for ax, panel in zip(axes, spec["panels"]):
+        ax.errorbar(x, panel["mean"], yerr=panel["std"], fmt="o-", capsize=4, label=panel["label"])
+        if panel["study"] is not None:
+            ax.plot(x, panel["study"], "s--", color="tab:red", label="study (1 run)")
+        if panel["floor"] is not None:
+            ax.axhline(panel["floor"], color="grey", ls=":", label=panel["floor_label"])
+        ax.set_xticks(x, spec["xticks"])
+        ax.set_xlabel(spec["xlabel"])
+        ax.set_title(panel["title"])
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(spec["title"])
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.84, wspace=0.2)
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def cost_figure(points: list[dict], path: str | Path) -> Path:
+    """Accuracy against parameters and against training time, one point per config.
+
+    `points`: label, n_params, time, time_std, accuracy, accuracy_std (plain numbers)."""
+    fig, axes = _report_figure()
+    accuracy = [p["accuracy"] for p in points]
+    accuracy_std = [p["accuracy_std"] for p in points]
+    for ax, key, xlabel in ((axes[0], "n_params", "trainable parameters"), (axes[1], "time", "training time (s)")):
+        xs = [p[key] for p in points]
+        ax.errorbar(xs, accuracy, yerr=accuracy_std, xerr=[p["time_std"] for p in points] if key == "time" else None,
+                    fmt="o", capsize=3)
+        for p in points:
+            ax.annotate(p["label"], (p[key], p["accuracy"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        if max(xs) > 10 * min(xs):
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("pixel accuracy")
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle("Accuracy vs cost (mean +- std over seeds)")
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.88, wspace=0.3)
+    fig.savefig(path, dpi=110)
     return Path(path)

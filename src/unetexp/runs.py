@@ -140,15 +140,5 @@ def only_changed(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=constant)
 
 
-def add_source_args(parser) -> None:
-    """--experiment / --parent / --sweep / --tracking-uri: which runs a command reads."""
-    parser.add_argument("--experiment", default="unetexp", help="MLflow experiment (unetexp)")
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--parent", help="runs of one multirun: its parent run id")
-    which.add_argument("--sweep", help="runs of every multirun of this sweep (depth, convs, ..., all)")
-    parser.add_argument("--tracking-uri", default=None,
-                        help="MLflow store (default: $MLFLOW_TRACKING_URI, else <project>/mlruns/mlflow.db)")
-
-
 def load_from_args(args) -> pd.DataFrame:
     return load_runs(args.tracking_uri, args.experiment, parent=args.parent, sweep=args.sweep)
