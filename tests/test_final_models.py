@@ -197,3 +197,36 @@ def test_deep_supervision_trains_three_weighted_heads(tf_train):
     # reported metrics are the full-resolution head's
     assert result.probabilities.shape == splits.y_test.shape
     assert 0.0 <= t["test_dice"] <= 1.0 and "test_object_f1" in t
+
+
+def test_a_job_leaves_at_most_its_train_step_graph_behind(tf_train):
+    """Adam's slots are built eagerly (train.build_optimizer). Built inside the first traced
+    step instead, they keep a second traced graph per job alive after clear_session, and a
+    multirun grows job after job. The one graph a job still leaves is Keras's own train step
+    (keras-team/keras#20552), hence "at most"."""
+    import gc
+
+    def graphs() -> int:
+        tf_train.release_memory()
+        return sum(1 for o in gc.get_objects() if type(o).__name__ == "FuncGraph")
+
+    cfg = tiny_cfg(**{"train.epochs": 1})
+    before = graphs()
+    for _ in range(2):
+        tf_train.train_and_evaluate(cfg, tiny_splits(cfg))
+    assert graphs() - before <= 2
+
+
+def test_building_the_optimizer_early_changes_no_number(tf_train):
+    cfg = tiny_cfg()
+    splits = tiny_splits(cfg)
+    losses = []
+    for early in (False, True):
+        tf_train.seed_everything(0, deterministic=True)
+        model = tf_train.build_from_config(cfg.model, splits.x_train.shape[1:])
+        tf_train.compile_model(model, cfg, deep=False)
+        if early:
+            tf_train.build_optimizer(model)
+        history = model.fit(splits.x_train, splits.y_train, batch_size=4, epochs=2, verbose=0)
+        losses.append((history.history["loss"], [w.tolist() for w in model.get_weights()[:2]]))
+    assert losses[0] == losses[1]
