@@ -263,10 +263,10 @@ def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> R
     set_threads(cfg.train.intra_op_threads, cfg.train.inter_op_threads, label)
     seed_everything(cfg.seed, cfg.train.deterministic)
     model = build_from_config(cfg.model, splits.x_train.shape[1:])
-    deep = len(model.outputs) > 1
+    n_heads = len(model.outputs)
+    deep = n_heads > 1
     compile_model(model, cfg, deep)
     prepare_optimizer(model)
-    n_heads = len(model.outputs)
 
     def targets(masks):
         return head_targets(masks, n_heads) if deep else masks
