@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from unetexp import tracking
 from unetexp.config import config_hash, flatten, validate
 from unetexp.data import load_dataset, split
+from unetexp.provenance import data_identity
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     tags = {
         "overrides": " ".join(job.overrides),
         "config_hash": digest,
-        "data_source": dataset.source,
         "role": "job",
+        **data_identity(dataset.source, dataset.images, dataset.masks),
     }
     if job.job_num is not None:
         tags["job_num"] = str(job.job_num)
