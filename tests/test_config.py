@@ -5,9 +5,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from unetexp.config import config_hash, flatten, register_configs, validate
+from unetexp.config.schema import config_hash, flatten, register_configs, validate
 from unetexp.errors import ConfigError
-from unetexp.paths import conf_dir
+from unetexp.config.paths import conf_dir
 
 
 def make_cfg(*overrides: str):

@@ -6,8 +6,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import write_npz
-from unetexp.config import DataConfig
-from unetexp.data import PETS_FILE, Dataset, load_dataset, load_npz, load_seed_npy, make_synthetic, split
+from unetexp.config.schema import DataConfig
+from unetexp.data.load import PETS_FILE, Dataset, load_dataset, load_npz, load_seed_npy, make_synthetic, split
 from unetexp.errors import ConfigError, DataError
 
 

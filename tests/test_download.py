@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_cli
 from petsfixture import WRITTEN, make_pets_archives, make_pets_folder, serve_files
-from unetexp import download
+from unetexp.data import download
 from unetexp.errors import DataError
 
 

@@ -108,8 +108,8 @@ def test_same_seed_same_split_same_metrics(tmp_path):
     """In-process, without Hydra: run_experiment is a plain function."""
     from omegaconf import OmegaConf
 
-    from unetexp.config import Config
-    from unetexp.runner import run_experiment
+    from unetexp.config.schema import Config
+    from unetexp.experiment import run_experiment
 
     cfg = OmegaConf.structured(Config())
     cfg.data.name, cfg.data.count, cfg.data.size, cfg.train.epochs = "synthetic", 24, 16, 2

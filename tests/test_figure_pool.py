@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from unetexp import figure_pool, plots
-from unetexp.figure_pool import FigurePool
+from unetexp.results import figure_pool
+from unetexp.results import plots
+from unetexp.results.figure_pool import FigurePool
 
 SPEC = {"title": "Table 1 - depth", "xlabel": "depth", "xticks": ["1", "2", "3"], "panels": [
     {"title": "pixel accuracy", "mean": [0.7, 0.8, 0.75], "std": [0.01, 0.02, 0.0], "label": "unetexp (n=3)",

@@ -6,9 +6,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from unetexp.config import Config, register_configs, validate
+from unetexp.config.schema import Config, register_configs, validate
 from unetexp.errors import ConfigError
-from unetexp.paths import conf_dir
+from unetexp.config.paths import conf_dir
 
 EXPERIMENTS = {"unet_simple": 388_209, "unet_best": 339_713, "unet_deep": 388_307}
 
@@ -86,14 +86,14 @@ def test_deep_monitors_are_allowed_with_deep_supervision():
 
 @pytest.fixture(scope="module")
 def tf_train():
-    from unetexp import train
+    from unetexp.training import fit as train
 
     return train
 
 
 @pytest.mark.parametrize("name,expected", EXPERIMENTS.items())
 def test_exact_parameter_counts_of_the_three_experiments(name, expected, tf_train):
-    from unetexp.model import build_from_config, count_params
+    from unetexp.training.model import build_from_config, count_params
 
     model = build_from_config(make_cfg(f"+experiment={name}").model, (64, 64, 3))
     assert count_params(model) == expected
@@ -150,7 +150,7 @@ def tiny_cfg(**train):
 
 
 def tiny_splits(cfg):
-    from unetexp.data import load_dataset, split
+    from unetexp.data.load import load_dataset, split
 
     return split(load_dataset(cfg.data, cfg.model.depth), cfg.data.test_fraction,
                  cfg.data.val_fraction, cfg.seed)

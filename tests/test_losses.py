@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unetexp.train import _import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
-from unetexp.evaluation import pixel_report, report_metrics
-from unetexp.losses import Dice, dice_loss, make_loss, make_metrics, soft_dice
+from unetexp.training.fit import _import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
+from unetexp.training.evaluation import pixel_report, report_metrics
+from unetexp.training.losses import Dice, dice_loss, make_loss, make_metrics, soft_dice
 
 Y = np.array([[1, 1, 0, 0]], np.float32).reshape(1, 2, 2, 1)
 P = np.array([[0.9, 0.6, 0.2, 0.4]], np.float32).reshape(1, 2, 2, 1)

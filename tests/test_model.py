@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from unetexp.train import _import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
-from unetexp.model import build_unet, count_params, level_filters
+from unetexp.training.fit import _import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
+from unetexp.training.model import build_unet, count_params, level_filters
 
 SPEC_COUNTS = [
     # depth, convs, upsample, kernel, bottleneck, dropout, deep supervision -> params

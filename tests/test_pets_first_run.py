@@ -12,9 +12,9 @@ from omegaconf import OmegaConf
 
 from conftest import run_cli
 from petsfixture import make_pets_archives, make_pets_folder, serve_files
-from unetexp import download
-from unetexp.config import DataConfig
-from unetexp.data import PETS_FILE, load_dataset
+from unetexp.data import download
+from unetexp.config.schema import DataConfig
+from unetexp.data.load import PETS_FILE, load_dataset
 from unetexp.errors import DataError
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import PROJECT, run_cli, search_runs
 from petsfixture import make_pets_archives
-from unetexp.pets import STUDY, build, find_source
+from unetexp.data.pets import STUDY, build, find_source
 
 SHARED_DATA = PROJECT.parent / "shared" / "data"
 SAMPLE = SHARED_DATA / "pets-sample"

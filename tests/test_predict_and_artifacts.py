@@ -55,7 +55,7 @@ def test_final_run_artifacts(deep_run):
     for png in ("learning_curves.png", "predictions.png"):
         with Image.open(folder / png) as picture:
             assert picture.format == "PNG" and picture.width > 600
-    from unetexp.train import keras  # the model loads without unetexp's custom objects too
+    from unetexp.training.fit import keras  # the model loads without unetexp's custom objects too
 
     model = keras.models.load_model(folder / "model.keras", compile=False)
     assert model.output_names == ["output1", "output2", "output3"]

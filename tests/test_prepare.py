@@ -15,8 +15,8 @@ from PIL import Image
 from conftest import run_cli, search_runs
 from petsfixture import (CONVERTED, GOOD, SKIPPED, WRITTEN, make_pets_archives, make_pets_folder,
                          picture)
-from unetexp.data import PETS_FILE, load_npz
-from unetexp.pets import build, find_source, select
+from unetexp.data.load import PETS_FILE, load_npz
+from unetexp.data.pets import build, find_source, select
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +199,7 @@ def test_data_commands_never_import_tensorflow(pets, tmp_path):
 
 
 def test_default_output_names():
-    from unetexp.prepare import default_name
+    from unetexp.commands.data import default_name
 
     assert default_name(64, 0.1, 0, "pet") == PETS_FILE  # the study's recipe: what data=pets reads
     assert default_name(64, 1.0, 0, "pet") == "oxford_pets_64.npz"

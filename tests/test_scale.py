@@ -93,7 +93,7 @@ def assert_nothing_lost(uri: str, children, epochs: int) -> None:
 def test_thread_keys_are_validated_and_stay_out_of_the_hash():
     from test_config import make_cfg
 
-    from unetexp.config import config_hash, validate
+    from unetexp.config.schema import config_hash, validate
     from unetexp.errors import ConfigError
 
     cfg = make_cfg("train.intra_op_threads=1", "train.inter_op_threads=2")
@@ -103,7 +103,7 @@ def test_thread_keys_are_validated_and_stay_out_of_the_hash():
 
 
 def test_threads_are_set_once_per_process_and_later_changes_only_warn(caplog):
-    from unetexp import train
+    from unetexp.training import fit as train
     import tensorflow as tf
 
     tf.constant(1.0) + 1  # TensorFlow's context now exists: its pools are fixed
@@ -119,9 +119,9 @@ def test_job_whose_parent_is_not_in_its_sqlite_store_needs_a_server(tmp_path):
     """What a Ray job on another machine meets with a SQLite tracking.uri: one line, no run."""
     from omegaconf import OmegaConf
 
-    from unetexp.config import Config
+    from unetexp.config.schema import Config
     from unetexp.errors import ConfigError
-    from unetexp.runner import JobContext, run_experiment
+    from unetexp.experiment import JobContext, run_experiment
 
     cfg = OmegaConf.structured(Config())
     cfg.data.name, cfg.data.count, cfg.data.size = "synthetic", 24, 16
@@ -133,7 +133,7 @@ def test_job_whose_parent_is_not_in_its_sqlite_store_needs_a_server(tmp_path):
 
 WRITER = """
 import sys
-from unetexp import tracking
+from unetexp.tracking import store as tracking
 uri, parent, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with tracking.job_run(uri, "unetexp", f"writer{n}", {"role": "job", "job_num": str(n)},
                       {"writer": n}, parent_run_id=parent) as run:
@@ -147,7 +147,7 @@ def test_parallel_writers_to_one_sqlite_store_lose_nothing(tmp_path, store):
     SQLite store, as parallel jobs on one machine do: nothing lost, nothing locked out."""
     import mlflow
 
-    from unetexp import tracking
+    from unetexp.tracking import store as tracking
 
     parent = tracking.start_parent(store, "unetexp", "writers", {"role": "sweep"})
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, store, parent, str(n)],

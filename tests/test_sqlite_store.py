@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from unetexp import sqlite_store
+from unetexp.tracking import sqlite_store
 from unetexp.errors import UnetexpError
 
 

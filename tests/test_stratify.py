@@ -8,8 +8,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import write_npz
-from unetexp.config import Config, validate
-from unetexp.data import Dataset, load_npz, split
+from unetexp.config.schema import Config, validate
+from unetexp.data.load import Dataset, load_npz, split
 from unetexp.errors import ConfigError, DataError
 
 

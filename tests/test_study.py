@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from test_config import make_cfg
-from unetexp.config import config_hash
-from unetexp.study import conclusions, difference_test, holm, reference, tables, check_conclusions
+from unetexp.config.schema import config_hash
+from unetexp.results.study import conclusions, difference_test, holm, reference, tables, check_conclusions
 
 
 def test_each_table_sweep_fixes_its_base_and_varies_its_factor():
@@ -28,8 +28,8 @@ def table_hashes(table) -> set[str]:
 
 
 def test_all_is_the_twelve_distinct_configs_of_tables_1_to_5():
-    from unetexp.config import OmegaConf
-    from unetexp.paths import sweeps_dir
+    from unetexp.config.schema import OmegaConf
+    from unetexp.config.paths import sweeps_dir
 
     rows = OmegaConf.load(sweeps_dir() / "rows.yaml")
     all_hashes = {config_hash(make_cfg("+sweep=all", f"+row={name}")) for name in rows}

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from unetexp import plots
-from unetexp.figure_pool import FigurePool
-from unetexp.markdown import markdown_table
-from unetexp.runs import aggregate
-from unetexp.study import Table, check_conclusions, reference, tables
+from unetexp.results import plots
+from unetexp.results.figure_pool import FigurePool
+from unetexp.results.markdown import markdown_table
+from unetexp.results.runs import aggregate
+from unetexp.results.study import Table, check_conclusions, reference, tables
 
 LABELS = {"model.depth": "depth", "model.convs": "convs", "model.upsample": "upsampling",
           "model.bottleneck": "bottleneck", "loss.name": "loss"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unetexp.imaging import overlay, to_uint8
+from unetexp.results.imaging import overlay, to_uint8
 
 
 def _figure(width: float, height: float, layout: str | None = "constrained"):

@@ -24,7 +24,7 @@ class _Parser(argparse.ArgumentParser):
 
 def default_name(size: int, fraction: float, seed: int, mask: str) -> str:
     """oxford_pets_64_red.npz for the study's recipe; the options spelt out otherwise."""
-    from unetexp.pets import STUDY
+    from unetexp.data.pets import STUDY
 
     name = f"oxford_pets_{size}"
     if (fraction, seed) == (STUDY["fraction"], STUDY["seed"]):
@@ -62,8 +62,8 @@ def _fraction(value: str) -> float:
 
 
 def parser() -> argparse.ArgumentParser:
-    from unetexp.download import URL_ENV
-    from unetexp.pets import MASKS, STUDY
+    from unetexp.data.download import URL_ENV
+    from unetexp.data.pets import MASKS, STUDY
 
     top = _Parser(prog="unetexp data", description="Datasets from the official Oxford-IIIT Pet files.")
     actions = top.add_subparsers(dest="action", required=True, metavar="prepare")
@@ -104,8 +104,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _source(args, root: Path):
-    from unetexp.download import fetch
-    from unetexp.pets import ARCHIVE_NAMES, Source, find_source, source_in_root
+    from unetexp.data.download import fetch
+    from unetexp.data.pets import ARCHIVE_NAMES, Source, find_source, source_in_root
 
     if args.source and args.download:
         raise ConfigError("--source and --download: give one of them")
@@ -144,8 +144,8 @@ def report(sidecar: dict, out: Path, stream=sys.stdout) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from unetexp.data import PETS_FILE, data_root
-    from unetexp.pets import prepare
+    from unetexp.data.load import PETS_FILE, data_root
+    from unetexp.data.pets import prepare
 
     args = parser().parse_args(argv)
     try:
@@ -158,7 +158,7 @@ def main(argv: list[str]) -> int:
                           command=["unetexp", "data", *argv])
         report(sidecar, out)
         if args.preview:
-            from unetexp.preview import save_preview
+            from unetexp.data.preview import save_preview
 
             print(f"preview: {save_preview(out, args.preview)}")
         if out.resolve() == (root / PETS_FILE).resolve():
@@ -173,8 +173,8 @@ def main(argv: list[str]) -> int:
 def build_study_file(root: Path, out: Path, download: bool) -> bool:
     """First run of data=pets: build the study's file from official files in the data root
     (downloading them there first when `download`); False when there is nothing to build from."""
-    from unetexp.download import fetch
-    from unetexp.pets import ARCHIVE_NAMES, STUDY, Source, prepare, source_in_root
+    from unetexp.data.download import fetch
+    from unetexp.data.pets import ARCHIVE_NAMES, STUDY, Source, prepare, source_in_root
 
     source = source_in_root(root)
     if source is None and download:

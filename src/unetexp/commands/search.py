@@ -21,11 +21,11 @@ import socket
 import sys
 from pathlib import Path
 
-from unetexp import tracking
+from unetexp.tracking import store as tracking
 from unetexp.errors import ConfigError, UnetexpError, exit_with_error
-from unetexp.paths import project_root
+from unetexp.config.paths import project_root
 
-log = logging.getLogger("unetexp.search")
+log = logging.getLogger("unetexp.commands.search")
 
 # what a search sets unless the user's overrides do
 DEFAULTS = {"loss": "loss=bce_dice", "data.val_fraction": "data.val_fraction=0.2"}
@@ -62,8 +62,8 @@ def compose(overrides: list[str]):
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from unetexp.config import register_configs
-    from unetexp.paths import conf_dir
+    from unetexp.config.schema import register_configs
+    from unetexp.config.paths import conf_dir
 
     keys = {o.lstrip("+~").split("=", 1)[0] for o in overrides}
     full = [line for key, line in DEFAULTS.items() if key not in keys] + list(overrides)
@@ -80,7 +80,7 @@ def compose(overrides: list[str]):
 
 
 def check(cfg, args) -> None:
-    from unetexp.config import validate
+    from unetexp.config.schema import validate
 
     validate(cfg)
     if cfg.loss.name != "bce_dice":
@@ -110,7 +110,7 @@ def default_storage(uri: str | None) -> str:
 
 def study_key(cfg, args) -> dict:
     """What a study is about: its base config (hash), experiment and search space."""
-    from unetexp.config import config_hash
+    from unetexp.config.schema import config_hash
 
     return {"config_hash": config_hash(cfg), "experiment": cfg.tracking.experiment,
             "space": {"loss.alpha": list(args.alpha), "train.lr": list(args.lr)}}
@@ -194,7 +194,7 @@ def search(args) -> dict:
                           "(or '.[dev]')") from None
     import mlflow
 
-    from unetexp.runner import JobContext, run_experiment
+    from unetexp.experiment import JobContext, run_experiment
 
     cfg.tracking.sweep = cfg.tracking.sweep or "search"
     key = study_key(cfg, args)

@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from unetexp.errors import DataError
-from unetexp.progress import Progress
+from unetexp.data.progress import Progress
 
 ARCHIVE_NAMES = ("images.tar.gz", "annotations.tar.gz")
 MASKS = ("pet", "pet+border")
@@ -62,7 +62,7 @@ class Source:
     def describe(self) -> dict:
         out = {"kind": self.kind, "images": str(self.images), "trimaps": str(self.trimaps)}
         if self.kind == "archives":
-            from unetexp.download import sha256_file
+            from unetexp.data.download import sha256_file
 
             out["sha256"] = {p.name: sha256_file(p) for p in (self.images, self.trimaps)}
         return out
@@ -360,7 +360,7 @@ def write(built: Built, out: Path, source: Source, options: dict, seconds: float
           command: list[str] | None = None) -> dict:
     """Write OUT.npz atomically and its sidecar OUT.json; return the sidecar."""
     from unetexp import __version__
-    from unetexp.download import sha256_file
+    from unetexp.data.download import sha256_file
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

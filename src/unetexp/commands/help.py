@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from unetexp.paths import conf_dir, sweeps_dir
+from unetexp.config.paths import conf_dir, sweeps_dir
 
 HEADER = """unetexp: train any U-Net of the study and log it to MLflow.
 
@@ -41,7 +41,7 @@ def groups() -> dict[str, list[str]]:
 def print_help(overrides: list[str]) -> None:
     from hydra import compose, initialize_config_dir
 
-    from unetexp.config import register_configs
+    from unetexp.config.schema import register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):

@@ -17,7 +17,7 @@ def _usable_cores() -> int:
 
 
 def _load_matplotlib() -> None:
-    from unetexp import plots  # noqa: F401  (imports numpy; matplotlib comes next)
+    from unetexp.results import plots  # noqa: F401  (imports numpy; matplotlib comes next)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -23,8 +23,8 @@ def _job_context():
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from unetexp.runner import JobContext
-    from unetexp.tracking import PARENT_ENV
+    from unetexp.experiment import JobContext
+    from unetexp.tracking.store import PARENT_ENV
 
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
@@ -50,8 +50,8 @@ def _interrupt(signum, frame):
 
 def task(cfg: DictConfig) -> None:
     """One Hydra job."""
-    from unetexp import tracking
-    from unetexp.runner import run_experiment
+    from unetexp.tracking import store as tracking
+    from unetexp.experiment import run_experiment
 
     job = _job_context()
     signal.signal(signal.SIGTERM, _interrupt)
@@ -79,15 +79,15 @@ def main() -> None:
     """Start the Hydra app with the project's conf/, whatever the working directory."""
     import hydra
 
-    from unetexp.config import register_configs
-    from unetexp.paths import conf_dir
+    from unetexp.config.schema import register_configs
+    from unetexp.config.paths import conf_dir
 
     try:
         config_path = str(conf_dir())
     except UnetexpError as exc:
         exit_with_error(exc)
     register_configs()
-    from unetexp.callbacks import close_open_parents
+    from unetexp.tracking.hydra_callback import close_open_parents
 
     try:
         hydra.main(version_base="1.3", config_path=config_path, config_name="config")(task)()

@@ -9,8 +9,8 @@ from functools import lru_cache
 import pandas as pd
 from omegaconf import OmegaConf
 
-from unetexp.config import flatten
-from unetexp.paths import sweeps_dir
+from unetexp.config.schema import flatten
+from unetexp.config.paths import sweeps_dir
 
 TABLE_ORDER = ("depth", "convs", "upsample", "bottleneck", "loss")
 

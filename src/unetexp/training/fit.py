@@ -38,10 +38,10 @@ _import_tensorflow_quietly()
 
 import keras  # noqa: E402
 
-from unetexp.data import Splits  # noqa: E402
-from unetexp.losses import make_loss, make_metrics  # noqa: E402
-from unetexp.evaluation import pixel_report, report_metrics  # noqa: E402
-from unetexp.model import build_from_config, count_params  # noqa: E402
+from unetexp.data.load import Splits  # noqa: E402
+from unetexp.training.losses import make_loss, make_metrics  # noqa: E402
+from unetexp.training.evaluation import pixel_report, report_metrics  # noqa: E402
+from unetexp.training.model import build_from_config, count_params  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ MODEL = "model.keras"
 def write_run_files(cfg, splits, result, folder: Path, name: str = "") -> dict[str, Path]:
     """Write the learning curves, the prediction grid (the first 6 test images) and, when
     `train.save_model` is on, the trained model, into `folder`; return them by artifact name."""
-    from unetexp import plots
+    from unetexp.results import plots
 
     folder = Path(folder)
     val_label = "validation" if splits.separate_val else "validation (= test split)"

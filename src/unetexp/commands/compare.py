@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from unetexp.errors import UnetexpError, exit_with_error
-from unetexp.markdown import markdown_table
-from unetexp.runs import FACTORS, aggregate, factor_columns, order_columns
-from unetexp.study import TABLE_ORDER, reference, check_conclusions
+from unetexp.results.markdown import markdown_table
+from unetexp.results.runs import FACTORS, aggregate, factor_columns, order_columns
+from unetexp.results.study import TABLE_ORDER, reference, check_conclusions
 
 SHOWN = ["n_params", "train_time_s", "test_accuracy", "test_dice"]
 

@@ -5,7 +5,8 @@ import math
 
 import pandas as pd
 
-from unetexp import sqlite_store, tracking
+from unetexp.tracking import sqlite_store
+from unetexp.tracking import store as tracking
 from unetexp.errors import UnetexpError
 
 # what a row of a table varies; the seed is kept apart: aggregates go over it

@@ -9,7 +9,7 @@ from unetexp.errors import ConfigError
 
 def project_root() -> Path:
     """$UNETEXP_HOME, else the checkout this package was installed from (pip install -e .)."""
-    return Path(os.environ.get("UNETEXP_HOME") or Path(__file__).resolve().parents[2])
+    return Path(os.environ.get("UNETEXP_HOME") or Path(__file__).resolve().parents[3])
 
 
 def conf_dir() -> Path:

@@ -66,7 +66,7 @@ def model_file(spec: str, tracking_uri: str | None, folder: Path) -> Path:
         return path
     if not RUN_ID.match(spec):
         raise PredictError(f"{spec}: no such model file, and not an MLflow run id")
-    from unetexp import tracking
+    from unetexp.tracking import store as tracking
 
     uri = tracking.resolve_uri(tracking_uri)
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
@@ -95,7 +95,7 @@ def model_file(spec: str, tracking_uri: str | None, folder: Path) -> Path:
 
 def load_model(path: Path):
     """The trained model, without its training state (TensorFlow loads here)."""
-    from unetexp.train import keras  # quiet TensorFlow import, registers unetexp's objects
+    from unetexp.training.fit import keras  # quiet TensorFlow import, registers unetexp's objects
 
     try:
         return keras.models.load_model(path, compile=False)
@@ -154,7 +154,7 @@ def predict_batch(model, pictures: list[Picture], threshold: float, out: Path,
                   names: dict[Path, str]) -> None:
     from PIL import Image
 
-    from unetexp.imaging import overlay
+    from unetexp.results.imaging import overlay
 
     _, height, width, _ = model.input_shape
     height, width = height or 64, width or 64

@@ -2,7 +2,7 @@
 learnable synthetic shapes. No TensorFlow here: bad data is reported before it loads.
 
 The pets file is built on first use when the official archives are in the data root (or,
-with data.download=true, downloaded there): see `unetexp.prepare.build_study_file`.
+with data.download=true, downloaded there): see `unetexp.commands.data.build_study_file`.
 
 Every loader returns images float32 in [0, 1] (N, H, W, 3) and masks float32 in {0, 1}
 (N, H, W, 1). Problems raise `DataError` with one line naming the file.
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unetexp.config import check_depth
+from unetexp.config.schema import check_depth
 from unetexp.errors import DataError
-from unetexp.paths import project_root
+from unetexp.config.paths import project_root
 
 PETS_FILE = "oxford_pets_64_red.npz"
 
@@ -69,7 +69,7 @@ def load_dataset(data_cfg, depth: int) -> Dataset:
 
 def _build_pets(data_cfg, path: Path) -> None:
     """Build the missing study file from the official files in its folder, or say how to get it."""
-    from unetexp.prepare import build_study_file
+    from unetexp.commands.data import build_study_file
 
     if data_cfg.path is None and build_study_file(path.parent, path, bool(data_cfg.download)):
         return

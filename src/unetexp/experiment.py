@@ -12,9 +12,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from unetexp import tracking
-from unetexp.config import config_hash, flatten, validate
-from unetexp.data import load_dataset, split
+from unetexp.tracking import store as tracking
+from unetexp.config.schema import config_hash, flatten, validate
+from unetexp.data.load import load_dataset, split
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +84,13 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
                           parent_run_id=job.parent_run_id) as run:
         log.info("%s%s: %s, %s, run %s", job.label, name, dataset.source,
                  ", ".join(f"{k} {v}" for k, v in splits.sizes().items()), run.run_id)
-        from unetexp.train import train_and_evaluate  # TensorFlow loads here, and only here
+        from unetexp.training.fit import train_and_evaluate  # TensorFlow loads here, and only here
 
         result = train_and_evaluate(cfg, splits, on_epoch=run.log_epoch, label=job.label)
         metrics = {"n_params": result.n_params, "train_time_s": result.train_time_s,
                    "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, **result.test,
                    **floor_baselines(splits.y_test)}
-        from unetexp.artifacts import write_run_files
+        from unetexp.results.artifacts import write_run_files
 
         with tempfile.TemporaryDirectory(prefix="unetexp-") as folder:
             run.log_result(metrics, {

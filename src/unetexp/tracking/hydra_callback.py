@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
-from unetexp import tracking
+from unetexp.tracking import store as tracking
 from unetexp.errors import UnetexpError, exit_with_error
 
 log = logging.getLogger(__name__)

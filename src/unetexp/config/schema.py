@@ -131,7 +131,7 @@ def register_configs() -> None:
     groups `sweep` (+sweep=depth) and `row` (+row=d4, the twelve configs of tables 1-5)."""
     from hydra.core.config_store import ConfigStore
 
-    from unetexp.paths import sweeps_dir
+    from unetexp.config.paths import sweeps_dir
 
     store = ConfigStore.instance()
     store.store(name="unetexp_schema", node=Config)
@@ -161,7 +161,7 @@ def validate(cfg: DictConfig | Config) -> None:
     _need(m.bottleneck >= 2 ** m.depth and m.bottleneck % 2 ** m.depth == 0, "model.bottleneck",
           f"must be a positive multiple of 2**model.depth = {2 ** m.depth}", m.bottleneck)
     _need(0.0 <= m.dropout < 1.0, "model.dropout", "must be in [0, 1)", m.dropout)
-    if d.name == "synthetic":  # file sizes are checked on load (unetexp.data.check_depth)
+    if d.name == "synthetic":  # file sizes are checked on load (unetexp.data.load.check_depth)
         check_depth(m.depth, d.size, "data.size")
     _need(loss.name in LOSS_CHOICES, "loss.name", f"must be one of {', '.join(LOSS_CHOICES)}",
           loss.name)

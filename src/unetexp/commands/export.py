@@ -5,8 +5,8 @@ import argparse
 import sys
 
 from unetexp.errors import UnetexpError, exit_with_error
-from unetexp.runs import aggregate, load_from_args, only_changed
-from unetexp.sources import add_source_args
+from unetexp.results.runs import aggregate, load_from_args, only_changed
+from unetexp.commands.sources import add_source_args
 
 
 def parser() -> argparse.ArgumentParser:

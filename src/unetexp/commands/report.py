@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from unetexp.errors import UnetexpError, exit_with_error
-from unetexp.figure_pool import FigurePool
-from unetexp.sources import add_source_args
+from unetexp.results.figure_pool import FigurePool
+from unetexp.commands.sources import add_source_args
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or Path("reports") / name)
     try:
         with FigurePool() as figures:
-            from unetexp import tracking
-            from unetexp.report_document import build
-            from unetexp.runs import all_runs, load_from_args, sweep_parents
+            from unetexp.tracking import store as tracking
+            from unetexp.results.report_document import build
+            from unetexp.results.runs import all_runs, load_from_args, sweep_parents
 
             files = build(load_from_args(args), out, f"unetexp report: {name}", figures)
         parent = None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from unetexp.errors import ConfigError
-from unetexp.paths import project_root
+from unetexp.config.paths import project_root
 
 PARENT_ENV = "UNETEXP_PARENT_RUN_ID"  # set for the jobs of a multirun by the Hydra callback
 

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from unetexp.errors import DataError
-from unetexp.progress import Progress
+from unetexp.data.progress import Progress
 
 OFFICIAL_URL = "https://www.robots.ox.ac.uk/~vgg/data/pets/data/"
 URL_ENV = "UNETEXP_PETS_URL"  # a mirror (or a test server) serving the same two files

@@ -1,0 +1,1 @@
+"""Datasets as numpy arrays: loaders, the split, synthetic shapes, and the Oxford-IIIT Pet builder."""
