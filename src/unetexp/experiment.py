@@ -12,9 +12,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from unetexp.tracking import store as tracking
-from unetexp.config.schema import config_hash, flatten, validate
-from unetexp.data.load import load_dataset, split
+from unetexp.config.hashing import config_hash, flatten
+from unetexp.config.validation import check_depth, validate
+from unetexp.data import open_dataset
+from unetexp.data.load import Dataset
+from unetexp.data.split import split
+from unetexp.tracking import parent
+from unetexp.tracking.dedup import find_finished
+from unetexp.tracking.job import git_commit, job_run
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,12 @@ def floor_baselines(y_test) -> dict[str, float]:
             "floor_object_dice": 2.0 * positive / (positive + 1.0)}
 
 
+def check_image_size(depth: int, dataset: Dataset) -> None:
+    """The model's depth against the images the data brought (the data layer knows no model)."""
+    for side in sorted(set(dataset.images.shape[1:3])):
+        check_depth(depth, side, dataset.source)
+
+
 def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     """Train and evaluate the model `cfg` describes, logged as one MLflow run.
 
@@ -55,16 +66,17 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     `force`. Returns the run id, whether it was skipped, and the final metrics."""
     job = job or JobContext()
     validate(cfg)
-    dataset = load_dataset(cfg.data, cfg.model.depth)  # bad data stops here, before the store
+    dataset = open_dataset(cfg.data)  # bad data stops here, before the store
+    check_image_size(cfg.model.depth, dataset)
     splits = split(dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed,
                    stratify=cfg.data.stratify)
-    tracking.check_parent(cfg.tracking.uri, job.parent_run_id)
+    parent.check_parent(cfg.tracking.uri, job.parent_run_id)
     name = cfg.tracking.run_name or run_name(cfg)
     digest = config_hash(cfg)
     if not cfg.force:
-        done = tracking.find_finished(cfg.tracking.uri, cfg.tracking.experiment, digest)
+        done = find_finished(cfg.tracking.uri, cfg.tracking.experiment, digest)
         if done:
-            tracking.note_reused(cfg.tracking.uri, job.parent_run_id, job.job_num, done)
+            parent.note_reused(cfg.tracking.uri, job.parent_run_id, job.job_num, done)
             log.info("%sskipped %s: FINISHED run %s has this config (force=true retrains)",
                      job.label, name, done)
             return {"run_id": done, "skipped": True}
@@ -76,11 +88,11 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     }
     if job.job_num is not None:
         tags["job_num"] = str(job.job_num)
-    commit = tracking.git_commit()
+    commit = git_commit()
     if commit:
         tags["git_commit"] = commit
     params = {**flatten(cfg), **{f"data.{k}": v for k, v in splits.sizes().items()}}
-    with tracking.job_run(cfg.tracking.uri, cfg.tracking.experiment, name, tags, params,
+    with job_run(cfg.tracking.uri, cfg.tracking.experiment, name, tags, params,
                           parent_run_id=job.parent_run_id) as run:
         log.info("%s%s: %s, %s, run %s", job.label, name, dataset.source,
                  ", ".join(f"{k} {v}" for k, v in splits.sizes().items()), run.run_id)

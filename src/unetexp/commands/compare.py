@@ -2,13 +2,13 @@
 and which of the study's conclusions hold over seeds."""
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from unetexp.errors import UnetexpError, exit_with_error
+from unetexp.commands.base import Parser
+from unetexp.errors import UnetexpError, exit_with_error, first_line
 from unetexp.results.markdown import markdown_table
 from unetexp.results.runs import FACTORS, aggregate, factor_columns, order_columns
 from unetexp.results.study import TABLE_ORDER, reference, check_conclusions
@@ -32,7 +32,7 @@ def read_side(source: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     try:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UnetexpError(f"{path}: not a CSV export ({str(exc).splitlines()[0]})") from None
+        raise UnetexpError(f"{path}: not a CSV export ({first_line(exc)})") from None
     if not factor_columns(df):
         raise UnetexpError(f"{path}: no factor column (model.depth, ...): not a unetexp export")
     if "n" in df.columns:  # already aggregated: keep the means under the metric names
@@ -68,8 +68,8 @@ def side_by_side(a: pd.DataFrame, b: pd.DataFrame, only_changed: bool = False) -
     return out
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="unetexp compare", description=(
+def parser() -> Parser:
+    p = Parser(prog="unetexp compare", description=(
         "Compare two exports (or an export and the study: B = study or study:depth) per config, "
         "and test the study's conclusions on every side that has several seeds "
         "(paired by seed where seeds are shared, Welch otherwise, Holm-corrected per table)."))

@@ -1,25 +1,15 @@
 """`unetexp data prepare`: build the study's dataset, or a bigger one, from the official files.
 
-Also builds `oxford_pets_64_red.npz` on the first run of `data=pets` (see `build_study_file`).
+(The first run of `data=pets` builds the study's file by itself: `unetexp.data.study_file`.)
 No TensorFlow here.
 """
 from __future__ import annotations
 
 import argparse
-import sys
-from collections import Counter
 from pathlib import Path
 
+from unetexp.commands.base import Parser
 from unetexp.errors import ConfigError, DataError, UnetexpError, exit_with_error
-
-SHOWN_SKIPS = 20
-
-
-class _Parser(argparse.ArgumentParser):
-    """Argument errors as the one line every unetexp command prints, exit code 2."""
-
-    def error(self, message):
-        exit_with_error(ConfigError(f"{self.prog}: {message}"))
 
 
 def default_name(size: int, fraction: float, seed: int, mask: str) -> str:
@@ -65,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
     from unetexp.data.download import URL_ENV
     from unetexp.data.pets import MASKS, STUDY
 
-    top = _Parser(prog="unetexp data", description="Datasets from the official Oxford-IIIT Pet files.")
+    top = Parser(prog="unetexp data", description="Datasets from the official Oxford-IIIT Pet files.")
     actions = top.add_subparsers(dest="action", required=True, metavar="prepare")
     p = actions.add_parser(
         "prepare", help="build an npz dataset from the official archives or their folder",
@@ -105,7 +95,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _source(args, root: Path):
     from unetexp.data.download import fetch
-    from unetexp.data.pets import ARCHIVE_NAMES, Source, find_source, source_in_root
+    from unetexp.data.pets_files import ARCHIVE_NAMES, Source, find_source, source_in_root
 
     if args.source and args.download:
         raise ConfigError("--source and --download: give one of them")
@@ -123,29 +113,10 @@ def _source(args, root: Path):
     return source
 
 
-def report(sidecar: dict, out: Path, stream=sys.stdout) -> None:
-    """What was built, what was skipped and why, and how to train on it."""
-    counts, options = sidecar["counts"], sidecar["options"]
-    print(f"wrote {out}: {counts['written']} pairs of {options['size']}x{options['size']} "
-          f"(mask {options['mask']}; {counts['cats']} cats, {counts['dogs']} dogs, "
-          f"{counts['breeds']} breeds) from {counts['selected']} selected of "
-          f"{counts['images_found']} images, in {sidecar['seconds']:.1f}s", file=stream)
-    if sidecar["skipped"]:
-        print(f"skipped {counts['skipped']}:", file=stream)
-        for skip in sidecar["skipped"][:SHOWN_SKIPS]:
-            print(f"  {skip['name']}: {skip['reason']}", file=stream)
-        if counts["skipped"] > SHOWN_SKIPS:
-            print(f"  ... and {counts['skipped'] - SHOWN_SKIPS} more (all in the sidecar)", file=stream)
-    if sidecar["converted"]:
-        modes = Counter(item["from"] for item in sidecar["converted"])
-        print(f"converted to RGB: {counts['converted']} ("
-              + ", ".join(f"{k}: {v}" for k, v in sorted(modes.items())) + ")", file=stream)
-    print(f"sidecar: {Path(out).with_suffix('.json')}", file=stream)
-
-
 def main(argv: list[str]) -> int:
     from unetexp.data.load import PETS_FILE, data_root
     from unetexp.data.pets import prepare
+    from unetexp.data.study_file import print_summary
 
     args = parser().parse_args(argv)
     try:
@@ -156,7 +127,7 @@ def main(argv: list[str]) -> int:
             raise ConfigError(f"--out {out}: the file name must end with .npz")
         sidecar = prepare(source, out, args.size, args.fraction, args.seed, args.mask, args.workers,
                           command=["unetexp", "data", *argv])
-        report(sidecar, out)
+        print_summary(sidecar, out)
         if args.preview:
             from unetexp.data.preview import save_preview
 
@@ -168,23 +139,3 @@ def main(argv: list[str]) -> int:
     except UnetexpError as exc:
         exit_with_error(exc)
     return 0
-
-
-def build_study_file(root: Path, out: Path, download: bool) -> bool:
-    """First run of data=pets: build the study's file from official files in the data root
-    (downloading them there first when `download`); False when there is nothing to build from."""
-    from unetexp.data.download import fetch
-    from unetexp.data.pets import ARCHIVE_NAMES, STUDY, Source, prepare, source_in_root
-
-    source = source_in_root(root)
-    if source is None and download:
-        print(f"unetexp: {out.name} not found: downloading the official archives into {root}",
-              file=sys.stderr, flush=True)
-        source = Source("archives", *(fetch(name, root) for name in ARCHIVE_NAMES))
-    if source is None:
-        return False
-    print(f"unetexp: {out.name} not found: building it once from {source.images.parent} with the "
-          f"study's recipe (size 64, fraction 0.1, seed 0, mask pet)", file=sys.stderr, flush=True)
-    sidecar = prepare(source, out, **STUDY, command=["data=pets (first run)"])
-    report(sidecar, out, stream=sys.stderr)
-    return True

@@ -1,16 +1,16 @@
 """`unetexp export`: runs to CSV, one row per run or one per config over seeds."""
 from __future__ import annotations
 
-import argparse
 import sys
 
+from unetexp.commands.base import Parser
+from unetexp.commands.sources import add_source_args
 from unetexp.errors import UnetexpError, exit_with_error
 from unetexp.results.runs import aggregate, load_from_args, only_changed
-from unetexp.commands.sources import add_source_args
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="unetexp export", description=(
+def parser() -> Parser:
+    p = Parser(prog="unetexp export", description=(
         "Write the FINISHED runs of an experiment, a multirun (--parent) or a sweep (--sweep) "
         "as CSV: run id, sweep, seed, each factor, n_params, train_time_s, every test_* metric."))
     add_source_args(p)

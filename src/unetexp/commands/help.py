@@ -39,13 +39,9 @@ def groups() -> dict[str, list[str]]:
 
 
 def print_help(overrides: list[str]) -> None:
-    from hydra import compose, initialize_config_dir
+    from unetexp.config.compose import compose
 
-    from unetexp.config.schema import register_configs
-
-    register_configs()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    cfg = compose(overrides)
     listing = "\n".join(f"{group}: {', '.join(options)}" for group, options in groups().items())
     print(f"{HEADER}\n== Configuration groups ==\nCompose your configuration from those groups "
           f"(group=option)\n\n{listing}\n\n== Config ==\nOverride anything in the config "

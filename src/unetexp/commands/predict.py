@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unetexp.errors import UnetexpError, exit_with_error
+from unetexp.commands.base import Parser
+from unetexp.errors import UnetexpError, exit_with_error, first_line
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 MODEL_ARTIFACT = "model.keras"
@@ -40,7 +41,7 @@ class Picture:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="unetexp predict",
         description="Apply a trained U-Net to an image or a folder of images; write "
                     "<name>_mask.png and <name>_overlay.png for each.",
@@ -66,27 +67,24 @@ def model_file(spec: str, tracking_uri: str | None, folder: Path) -> Path:
         return path
     if not RUN_ID.match(spec):
         raise PredictError(f"{spec}: no such model file, and not an MLflow run id")
-    from unetexp.tracking import store as tracking
+    from unetexp.tracking.store import quiet_mlflow, resolve_uri, sqlite_path
 
-    uri = tracking.resolve_uri(tracking_uri)
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+    uri = resolve_uri(tracking_uri)
+    if sqlite_path(uri) and not sqlite_path(uri).is_file():
         raise PredictError(f"run {spec} not found: no MLflow store at {uri}")
-    import logging
     import os
 
     # stderr carries one line per skipped file: no download progress bar among them
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
-    for name in ("alembic", "mlflow"):  # store opening chatter is not news
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_mlflow()
     client = mlflow.MlflowClient(tracking_uri=uri)
     try:
         client.get_run(spec)
         names = {a.path for a in client.list_artifacts(spec)}
     except Exception as exc:  # not found, or a store MLflow cannot read
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise PredictError(f"run {spec} not found in {uri} ({first})") from None
+        raise PredictError(f"run {spec} not found in {uri} ({first_line(exc)})") from None
     if MODEL_ARTIFACT not in names:
         raise PredictError(f"run {spec} has no {MODEL_ARTIFACT} artifact: train with "
                            f"train.save_model=true (the final experiments do)")

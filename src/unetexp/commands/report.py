@@ -5,17 +5,17 @@ Speed: the arguments are parsed before anything heavy is imported, and a FigureP
 loading matplotlib in a second process while this one imports pandas and reads the runs."""
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from unetexp.commands.base import Parser
+from unetexp.commands.sources import add_source_args
 from unetexp.errors import UnetexpError, exit_with_error
 from unetexp.results.figure_pool import FigurePool
-from unetexp.commands.sources import add_source_args
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="unetexp report", description=(
+def parser() -> Parser:
+    p = Parser(prog="unetexp report", description=(
         "Markdown + HTML report with plots of a sweep (--sweep), a multirun (--parent) or a "
         "whole experiment, logged as artifacts of the sweep's parent run."))
     add_source_args(p)
@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or Path("reports") / name)
     try:
         with FigurePool() as figures:
-            from unetexp.tracking import store as tracking
             from unetexp.results.report_document import build
             from unetexp.results.runs import all_runs, load_from_args, sweep_parents
+            from unetexp.tracking.artifacts import log_files
 
             files = build(load_from_args(args), out, f"unetexp report: {name}", figures)
         parent = None
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             parents = [r for r in everything if r.info.run_id == args.parent] if args.parent \
                 else sweep_parents(everything, args.sweep)
             parent = parents[-1]
-            tracking.log_files(args.tracking_uri, parent, files, "report")
+            log_files(args.tracking_uri, parent, files, "report")
     except UnetexpError as exc:
         exit_with_error(exc)
     print(f"report: {out / 'report.md'} ({len(files)} files)"

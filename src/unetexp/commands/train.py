@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig
 
+from unetexp.commands.base import sigterm_as_interrupt
 from unetexp.errors import UnetexpError, exit_with_error
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def _job_context():
     from hydra.types import RunMode
 
     from unetexp.experiment import JobContext
-    from unetexp.tracking.store import PARENT_ENV
+    from unetexp.tracking.parent import PARENT_ENV
 
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
@@ -44,43 +44,35 @@ def _runs_in_process() -> bool:
             or str(hydra_cfg.launcher.get("_target_", "")).endswith(".BasicLauncher"))
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # `kill` ends the run as KILLED, like Ctrl-C
-
-
 def task(cfg: DictConfig) -> None:
     """One Hydra job."""
-    from unetexp.tracking import store as tracking
     from unetexp.experiment import run_experiment
+    from unetexp.tracking import parent
 
     job = _job_context()
-    signal.signal(signal.SIGTERM, _interrupt)
+    sigterm_as_interrupt()
     try:
-        run_experiment(cfg, job)
+        with parent.ended_on_error(cfg.tracking.uri, job.parent_run_id):
+            run_experiment(cfg, job)
     except UnetexpError as exc:
-        tracking.end_parent(cfg.tracking.uri, job.parent_run_id, "FAILED")
         if _runs_in_process():
             exit_with_error(exc)
         # jobs in other processes (joblib, Ray): the others go on; the error is kept on the
-        # parent run, and the sweep's end reports it in one line (callbacks.py)
+        # parent run, and the sweep's end reports it in one line (hydra_callback.py)
         log.error("%serror: %s", job.label, exc)
-        if not tracking.note_failure(cfg.tracking.uri, job.parent_run_id, job.job_num, str(exc)):
+        if not parent.note_failure(cfg.tracking.uri, job.parent_run_id, job.job_num, str(exc)):
             raise JobFailed(f"unetexp: error: {job.label}{exc}") from None
     except KeyboardInterrupt:
-        tracking.end_parent(cfg.tracking.uri, job.parent_run_id, "KILLED")
         print("unetexp: interrupted, run marked KILLED", file=sys.stderr)
         raise SystemExit(130) from None
-    except BaseException:
-        tracking.end_parent(cfg.tracking.uri, job.parent_run_id, "FAILED")
-        raise
 
 
 def main() -> None:
     """Start the Hydra app with the project's conf/, whatever the working directory."""
     import hydra
 
-    from unetexp.config.schema import register_configs
     from unetexp.config.paths import conf_dir
+    from unetexp.config.schema import register_configs
 
     try:
         config_path = str(conf_dir())

@@ -1,39 +1,25 @@
-"""Config schema (Hydra structured configs) and the checks that run before TensorFlow loads.
-
-The dataclasses type every key; `validate` turns values that cannot build or train a model
-into one-line `ConfigError`s naming the key and what is allowed.
-"""
+"""Config schema: Hydra structured configs that type every key of conf/, and which keys
+are the factors of the study's tables. Checks live in `validation`, the hash in `hashing`."""
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from dataclasses import dataclass, field, fields
+from typing import List, Optional
 
-from omegaconf import DictConfig, OmegaConf
-
-from unetexp.errors import ConfigError
-
-UPSAMPLE_CHOICES = ("transpose", "upsampling")
-LOSS_CHOICES = ("bce", "dice", "bce_dice")
-DATA_CHOICES = ("pets", "npz", "seed_npy", "synthetic")
-STRATIFY_CHOICES = ("breed",)
-OPTIMIZER_CHOICES = ("adam", "sgd", "rmsprop")
-# what callbacks may watch: the epoch metrics MLflow shows (for a deep-supervision model these
-# are the full-resolution head's), and for such a model also Keras's own per-head names
-EPOCH_METRICS = ("loss", "accuracy", "dice", "iou")
-MONITOR_CHOICES = tuple(f"{p}{m}" for p in ("val_", "") for m in EPOCH_METRICS)
+from omegaconf import OmegaConf
 
 
-def deep_monitor_choices(depth: int) -> tuple[str, ...]:
-    """Also `val_loss_total` (all heads) and Keras's per-head names of the heads that exist."""
-    heads = range(1, min(depth, 3) + 1)
-    return ("val_loss_total", "loss_total") + tuple(
-        f"{p}output{h}_{m}" for p in ("val_", "") for h in heads for m in EPOCH_METRICS)
+FACTOR = {"factor": True}  # field metadata: a key a table varies (export, compare, report)
+
+
+def factor(default):
+    """A field that the study's tables vary: it gets a column in exports and comparisons."""
+    return field(default=default, metadata=FACTOR)
 
 
 @dataclass
 class ModelConfig:
+    """Every model key is a factor: a new knob appears in exports, compare and report."""
+
     depth: int = 3  # pooling levels
     convs: int = 1  # 3x3 convs per level, encoder and decoder
     upsample: str = "transpose"  # transpose | upsampling
@@ -45,15 +31,15 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    name: str = "bce"  # bce | dice | bce_dice
-    alpha: float = 0.5  # bce weight in bce_dice
+    name: str = factor("bce")  # bce | dice | bce_dice
+    alpha: float = factor(0.5)  # bce weight in bce_dice
     # deep supervision: weights of the heads output1 (full), output2 (1/2), output3 (1/4)
     head_weights: List[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
 
 
 @dataclass
 class DataConfig:
-    name: str = "pets"  # pets | npz | seed_npy | synthetic
+    name: str = factor("pets")  # pets | npz | seed_npy | synthetic
     root: Optional[str] = None  # data root; null = $UNETEXP_DATA_DIR, else <project>/data
     path: Optional[str] = None  # npz file (pets: <root>/oxford_pets_64_red.npz)
     images: Optional[str] = None  # seed_npy: data64_red.npy
@@ -63,7 +49,8 @@ class DataConfig:
     test_fraction: float = 0.2
     val_fraction: float = 0.0  # > 0: separate validation split carved from train
     stratify: Optional[str] = None  # null = random split; breed = same breed shares in every split
-    download: bool = False  # pets: download the official archives on first use (needs internet)
+    # pets: a missing study file is built on first use, its archives downloaded first unless false
+    download: bool = True
 
 
 @dataclass
@@ -91,10 +78,10 @@ class ReduceLRConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10  # the most epochs; early stopping may end sooner
-    batch_size: int = 8
-    lr: float = 1e-3
-    optimizer: str = "adam"
+    epochs: int = factor(10)  # the most epochs; early stopping may end sooner
+    batch_size: int = factor(8)
+    lr: float = factor(1e-3)
+    optimizer: str = factor("adam")
     deterministic: bool = True  # TF op determinism: same seed, same metrics on CPU
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     reduce_lr: ReduceLRConfig = field(default_factory=ReduceLRConfig)
@@ -122,8 +109,13 @@ class Config:
     force: bool = False  # retrain even when a FINISHED run has the same config
 
 
-# keys that say how to run or where to log, not what is trained: outside config_hash
-NOT_HASHED = ("tracking.", "force", "train.intra_op_threads", "train.inter_op_threads")
+def factors() -> list[str]:
+    """The keys a row of a results table varies, in schema order: every model key, and the
+    loss, data and train keys marked `factor` (the seed is kept apart: aggregates go over it)."""
+    keys = [f"model.{f.name}" for f in fields(ModelConfig)]
+    for group, schema in (("loss", LossConfig), ("data", DataConfig), ("train", TrainConfig)):
+        keys += [f"{group}.{f.name}" for f in fields(schema) if f.metadata.get("factor")]
+    return keys
 
 
 def register_configs() -> None:
@@ -142,109 +134,3 @@ def register_configs() -> None:
                 store.store(group="row", name=str(name), node=row, package="_global_")
         else:
             store.store(group="sweep", name=path.stem, node=node, package="_global_")
-
-
-def _need(ok: bool, key: str, allowed: str, value: Any) -> None:
-    if not ok:
-        raise ConfigError(f"{key}={value!r} is invalid: {allowed}")
-
-
-def validate(cfg: DictConfig | Config) -> None:
-    """Reject any config that cannot build, train or evaluate a model, before TF is imported."""
-    m, loss, d, t = cfg.model, cfg.loss, cfg.data, cfg.train
-    _need(m.depth >= 1, "model.depth", "must be an integer >= 1 (the study used 1..5)", m.depth)
-    _need(m.convs >= 1, "model.convs", "must be an integer >= 1 (the study used 1..3)", m.convs)
-    _need(m.upsample in UPSAMPLE_CHOICES, "model.upsample",
-          f"must be one of {', '.join(UPSAMPLE_CHOICES)}", m.upsample)
-    _need(m.transpose_kernel >= 1, "model.transpose_kernel", "must be an integer >= 1",
-          m.transpose_kernel)
-    _need(m.bottleneck >= 2 ** m.depth and m.bottleneck % 2 ** m.depth == 0, "model.bottleneck",
-          f"must be a positive multiple of 2**model.depth = {2 ** m.depth}", m.bottleneck)
-    _need(0.0 <= m.dropout < 1.0, "model.dropout", "must be in [0, 1)", m.dropout)
-    if d.name == "synthetic":  # file sizes are checked on load (unetexp.data.load.check_depth)
-        check_depth(m.depth, d.size, "data.size")
-    _need(loss.name in LOSS_CHOICES, "loss.name", f"must be one of {', '.join(LOSS_CHOICES)}",
-          loss.name)
-    _need(0.0 <= loss.alpha <= 1.0, "loss.alpha", "must be in [0, 1]", loss.alpha)
-    _need(d.name in DATA_CHOICES, "data.name", f"must be one of {', '.join(DATA_CHOICES)}", d.name)
-    _need(d.size >= 2, "data.size", "must be an integer >= 2", d.size)
-    _need(d.count >= 4, "data.count", "must be an integer >= 4", d.count)
-    _need(0.0 < d.test_fraction < 1.0, "data.test_fraction", "must be in (0, 1)", d.test_fraction)
-    _need(0.0 <= d.val_fraction < 1.0, "data.val_fraction", "must be in [0, 1)", d.val_fraction)
-    _need(d.stratify is None or d.stratify in STRATIFY_CHOICES, "data.stratify",
-          f"must be null or one of {', '.join(STRATIFY_CHOICES)}", d.stratify)
-    if d.name == "npz":
-        _need(bool(d.path), "data.path", "data=npz needs data.path=FILE.npz", d.path)
-    if d.name == "seed_npy":
-        _need(bool(d.images) and bool(d.masks), "data.images/data.masks",
-              "data=seed_npy needs data.images=FILE.npy and data.masks=FILE.npy",
-              (d.images, d.masks))
-    _need(t.epochs >= 1, "train.epochs", "must be an integer >= 1", t.epochs)
-    _need(t.batch_size >= 1, "train.batch_size", "must be an integer >= 1", t.batch_size)
-    _need(t.lr > 0, "train.lr", "must be > 0", t.lr)
-    _need(t.optimizer in OPTIMIZER_CHOICES, "train.optimizer",
-          f"must be one of {', '.join(OPTIMIZER_CHOICES)}", t.optimizer)
-    for key in ("intra_op_threads", "inter_op_threads"):
-        threads = getattr(t, key)
-        _need(threads >= 0, f"train.{key}", "must be an integer >= 0 (0: TensorFlow's default)",
-              threads)
-    _validate_deep_supervision(m, loss)
-    _validate_callbacks(t, m.deep_supervision, m.depth)
-
-
-def _validate_deep_supervision(m, loss) -> None:
-    weights = list(loss.head_weights)
-    _need(len(weights) == 3 and all(w >= 0 for w in weights) and weights[0] > 0,
-          "loss.head_weights", "must be 3 weights >= 0 (output1, output2, output3), the first > 0",
-          weights)
-    if m.deep_supervision:
-        _need(m.depth >= 2, "model.deep_supervision",
-              "needs model.depth >= 2 (the extra heads sit at 1/2 and 1/4 resolution)",
-              m.deep_supervision)
-
-
-def _validate_callbacks(t, deep: bool, depth: int) -> None:
-    allowed = MONITOR_CHOICES + (deep_monitor_choices(depth) if deep else ())
-    shown = ", ".join(MONITOR_CHOICES) + (
-        ", val_loss_total, val_output1_loss (and other val_outputN_*)" if deep else "")
-    for key in ("early_stopping", "reduce_lr"):
-        c = getattr(t, key)
-        if not c.enabled:
-            continue
-        _need(c.monitor in allowed, f"train.{key}.monitor", f"must be one of {shown}", c.monitor)
-        _need(c.patience >= 0, f"train.{key}.patience", "must be an integer >= 0", c.patience)
-        _need(c.min_delta >= 0, f"train.{key}.min_delta", "must be >= 0", c.min_delta)
-    r = t.reduce_lr
-    if r.enabled:
-        _need(0.0 < r.factor < 1.0, "train.reduce_lr.factor", "must be in (0, 1)", r.factor)
-        _need(r.min_lr >= 0, "train.reduce_lr.min_lr", "must be >= 0", r.min_lr)
-
-
-def check_depth(depth: int, size: int, source: str) -> None:
-    """The encoder halves the image `depth` times: size must be divisible by 2**depth."""
-    if size % 2 ** depth:
-        max_depth = 0
-        while size % 2 ** (max_depth + 1) == 0:
-            max_depth += 1
-        raise ConfigError(
-            f"model.depth={depth} is too deep for {size}x{size} images from {source}: "
-            f"the size must be divisible by 2**depth (allowed depth: 1..{max_depth})")
-
-
-def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
-    """Every leaf as `a.b.c: value`, the names MLflow params use."""
-    node = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, prefix=f"{name}."))
-        else:
-            out[name] = value
-    return out
-
-
-def config_hash(cfg: DictConfig) -> str:
-    """Stable hash of what is trained (seed included): same hash, same experiment."""
-    leaves = {k: v for k, v in flatten(cfg).items() if not k.startswith(NOT_HASHED)}
-    return hashlib.sha256(json.dumps(leaves, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,11 +1,9 @@
-"""Datasets as numpy arrays: the study's pets subset, any npz, the study's own .npy pair, and
+"""Datasets as numpy arrays: the study's pets file, any npz, the study's own .npy pair, and
 learnable synthetic shapes. No TensorFlow here: bad data is reported before it loads.
 
-The pets file is built on first use when the official archives are in the data root (or,
-with data.download=true, downloaded there): see `unetexp.commands.data.build_study_file`.
-
-Every loader returns images float32 in [0, 1] (N, H, W, 3) and masks float32 in {0, 1}
-(N, H, W, 1). Problems raise `DataError` with one line naming the file.
+Building the pets file on first use is the caller's request (`unetexp.data.open_dataset`);
+this module only reads. Every loader returns images float32 in [0, 1] (N, H, W, 3) and masks
+float32 in {0, 1} (N, H, W, 1). Problems raise `DataError` with one line naming the file.
 """
 from __future__ import annotations
 
@@ -15,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unetexp.config.schema import check_depth
-from unetexp.errors import DataError
 from unetexp.config.paths import project_root
+from unetexp.data.synthetic import make_synthetic
+from unetexp.errors import DataError
 
 PETS_FILE = "oxford_pets_64_red.npz"
 
@@ -30,54 +28,25 @@ class Dataset:
     breed: np.ndarray | None = None  # per-image breed names (files from `unetexp data prepare`)
 
 
-@dataclass
-class Splits:
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    separate_val: bool  # False: validation IS the test split, as in the study
-
-    def sizes(self) -> dict[str, int]:
-        return {"n_train": len(self.x_train), "n_val": len(self.x_val), "n_test": len(self.x_test)}
-
-
 def data_root(root: str | None = None) -> Path:
     """`data.root`, else $UNETEXP_DATA_DIR, else the project's git-ignored data/."""
     return Path(root or os.environ.get("UNETEXP_DATA_DIR") or project_root() / "data")
 
 
-def load_dataset(data_cfg, depth: int) -> Dataset:
-    """Load the dataset the config names and check it can feed a model of this depth."""
+def pets_path(data_cfg) -> Path:
+    """The study's file: `data.path`, else <data root>/oxford_pets_64_red.npz."""
+    return Path(data_cfg.path or data_root(data_cfg.root) / PETS_FILE)
+
+
+def load_dataset(data_cfg) -> Dataset:
+    """Load the dataset the config names (the caller checks it against the model)."""
     name = data_cfg.name
     if name == "synthetic":
         images, masks = make_synthetic(data_cfg.count, data_cfg.size)
-        dataset = Dataset(images, masks, f"synthetic(count={data_cfg.count}, size={data_cfg.size})")
-    elif name == "seed_npy":
-        dataset = load_seed_npy(data_cfg.images, data_cfg.masks)
-    else:
-        path = data_cfg.path if name == "npz" else (data_cfg.path or data_root(data_cfg.root) / PETS_FILE)
-        if name == "pets" and not Path(path).is_file():
-            _build_pets(data_cfg, Path(path))
-        dataset = load_npz(path)
-    for side in sorted(set(dataset.images.shape[1:3])):
-        check_depth(depth, side, dataset.source)
-    return dataset
-
-
-def _build_pets(data_cfg, path: Path) -> None:
-    """Build the missing study file from the official files in its folder, or say how to get it."""
-    from unetexp.commands.data import build_study_file
-
-    if data_cfg.path is None and build_study_file(path.parent, path, bool(data_cfg.download)):
-        return
-    raise DataError(
-        f"{path}: the study's dataset is not there. Build it with `unetexp data prepare --source DIR` "
-        f"(the official images.tar.gz and annotations.tar.gz, or their folder) or `--download`, put "
-        f"those two archives in {path.parent}, or add data.download=true; or set UNETEXP_DATA_DIR to "
-        f"the folder that holds {PETS_FILE}; or train on data=synthetic")
+        return Dataset(images, masks, f"synthetic(count={data_cfg.count}, size={data_cfg.size})")
+    if name == "seed_npy":
+        return load_seed_npy(data_cfg.images, data_cfg.masks)
+    return load_npz(data_cfg.path if name == "npz" else pets_path(data_cfg))
 
 
 def _read_npy(path: str | Path, what: str) -> np.ndarray:
@@ -155,80 +124,3 @@ def check_arrays(images: np.ndarray, masks: np.ndarray, source: str) -> tuple[np
         images /= 255.0
     return images, masks.astype(np.float32)
 
-
-def split(dataset: Dataset, test_fraction: float, val_fraction: float, seed: int,
-          stratify: str | None = None) -> Splits:
-    """Seeded train/test split; validation is the test split unless val_fraction > 0.
-
-    stratify="breed" keeps each breed's share the same in every split (needs `dataset.breed`)."""
-    labels = None
-    if stratify == "breed":
-        if dataset.breed is None:
-            raise DataError(f"{dataset.source}: data.stratify=breed needs a `breed` array in the "
-                            f"data file (files from `unetexp data prepare` have one)")
-        labels = dataset.breed
-    index = np.arange(len(dataset.images))
-    train, test = _split_index(index, test_fraction, seed, labels, dataset.source)
-    x, y = dataset.images, dataset.masks
-    x_test, y_test = x[test], y[test]
-    if val_fraction <= 0:
-        return Splits(x[train], y[train], x_test, y_test, x_test, y_test, separate_val=False)
-    train, val = _split_index(train, val_fraction, seed, None if labels is None else labels[train],
-                              dataset.source)
-    return Splits(x[train], y[train], x[val], y[val], x_test, y_test, separate_val=True)
-
-
-def _split_index(index: np.ndarray, fraction: float, seed: int, labels, source: str):
-    from sklearn.model_selection import train_test_split
-
-    try:
-        return train_test_split(index, test_size=fraction, random_state=seed, stratify=labels)
-    except ValueError as exc:
-        if labels is None:
-            raise
-        counts = dict(zip(*np.unique(labels, return_counts=True)))
-        rare = min(counts, key=counts.get)
-        reason = " ".join(str(exc).split())
-        raise DataError(f"{source}: data.stratify=breed cannot split {len(index)} images of "
-                        f"{len(counts)} breeds (smallest: {rare}, {counts[rare]} images): "
-                        f"{reason}") from None
-
-
-def make_synthetic(count: int, size: int, seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic pets-like scenes: smooth warm blobs (the objects) on striped backgrounds
-    that also hold striped warm distractors, so colour alone is not enough: shape and texture
-    matter, as with real pets, and configs differ after 10 epochs instead of all reaching 100 %.
-
-    The same (count, size) always gives the same arrays, whatever the run's seed: only the
-    split changes with it. A small U-Net clearly beats chance within a few epochs.
-    """
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    images = np.empty((count, size, size, 3), np.float32)
-    masks = np.zeros((count, size, size, 1), np.float32)
-
-    def blob(low=0.12, high=0.3):
-        cy, cx = rng.uniform(0.25, 0.75, 2)
-        ry, rx = rng.uniform(low, high, 2)
-        if rng.random() < 0.5:
-            return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
-        return (np.abs(yy - cy) <= ry * 0.8) & (np.abs(xx - cx) <= rx * 0.8)
-
-    def warm():
-        return rng.uniform(0.5, 0.95) * np.array([1.0, rng.uniform(0.4, 0.85), rng.uniform(0.1, 0.5)])
-
-    for i in range(count):
-        angle, freq = rng.uniform(0, np.pi), rng.uniform(5, 14)
-        stripes = np.sin(2 * np.pi * freq * (xx * np.cos(angle) + yy * np.sin(angle)))[..., None]
-        image = rng.uniform(0.15, 0.7, 3) + 0.18 * stripes * rng.uniform(0.4, 1.0, 3)
-        for _ in range(rng.integers(0, 3)):  # warm but striped: background
-            image = np.where(blob()[..., None], warm() + 0.2 * stripes, image)
-        mask = np.zeros((size, size), bool)
-        for _ in range(rng.integers(1, 3)):
-            mask |= blob(0.2, 0.42)
-        shade = 0.85 + 0.15 * np.sin(2 * np.pi * rng.uniform(1, 3) * yy)[..., None]
-        image = np.where(mask[..., None], warm() * shade, image)
-        image += rng.normal(0, 0.08, image.shape)
-        images[i] = np.clip(image, 0, 1)
-        masks[i, ..., 0] = mask
-    return images, masks

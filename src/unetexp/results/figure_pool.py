@@ -8,12 +8,9 @@ figures are drawn here, as before. Spawned, not forked: the caller may hold thre
 """
 from __future__ import annotations
 
-import os
 from typing import Callable
 
-
-def _usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+from unetexp.host import usable_cores
 
 
 def _load_matplotlib() -> None:
@@ -34,7 +31,7 @@ class FigurePool:
         self._pending: list = []
 
     def __enter__(self) -> "FigurePool":
-        if _usable_cores() > 1:
+        if usable_cores() > 1:
             import multiprocessing
 
             self._pool = multiprocessing.get_context("spawn").Pool(1, initializer=_load_matplotlib)

@@ -5,15 +5,13 @@ import math
 
 import pandas as pd
 
-from unetexp.tracking import sqlite_store
-from unetexp.tracking import store as tracking
+from unetexp.config.schema import factors
 from unetexp.errors import UnetexpError
+from unetexp.tracking import sqlite_store
+from unetexp.tracking.store import connect, resolve_uri
 
-# what a row of a table varies; the seed is kept apart: aggregates go over it
-FACTORS = ["model.depth", "model.convs", "model.upsample", "model.transpose_kernel",
-           "model.bottleneck", "model.dropout", "model.deep_supervision", "loss.name",
-           "loss.alpha", "data.name", "train.epochs", "train.batch_size", "train.lr",
-           "train.optimizer"]
+# what a row of a table varies (from the schema); the seed is kept apart: aggregates go over it
+FACTORS = factors()
 LEADING = ["run_id", "sweep", "seed"]
 SUMMARY = ["n_params", "train_time_s", "epochs_run"]
 
@@ -21,12 +19,12 @@ SUMMARY = ["n_params", "train_time_s", "epochs_run"]
 def all_runs(uri: str | None, experiment: str) -> list:
     """Every run of the experiment: straight from SQLite when the store is local (fast, no
     mlflow import), else through mlflow."""
-    uri = tracking.resolve_uri(uri)
+    uri = resolve_uri(uri)
     if sqlite_store.db_path(uri):
         return sqlite_store.read_runs(uri, experiment)
     import mlflow
 
-    experiment_id = tracking.connect(uri, experiment)
+    experiment_id = connect(uri, experiment)
     return mlflow.MlflowClient().search_runs([experiment_id], max_results=50000)
 
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 import pandas as pd
 from omegaconf import OmegaConf
 
-from unetexp.config.schema import flatten
+from unetexp.config.hashing import flatten
 from unetexp.config.paths import sweeps_dir
 
 TABLE_ORDER = ("depth", "convs", "upsample", "bottleneck", "loss")

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
-from unetexp.tracking import store as tracking
+from unetexp.tracking import parent
 from unetexp.errors import UnetexpError, exit_with_error
 
 log = logging.getLogger(__name__)
@@ -24,8 +22,8 @@ def close_open_parents(status: str) -> None:
     while OPEN_PARENTS:
         run_id, uri = OPEN_PARENTS.popitem()
         try:
-            tracking.end_running_children(uri, run_id, status)
-            tracking.end_parent(uri, run_id, status)
+            parent.end_running_children(uri, run_id, status)
+            parent.end_parent(uri, run_id, status)
         except Exception:  # the store is gone too: the next start closes them (dead processes)
             log.warning("could not close parent run %s", run_id)
 
@@ -43,18 +41,10 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         overrides = list(config.hydra.overrides.task)
         sweep = config.tracking.get("sweep")
-        started = datetime.now(timezone.utc).astimezone()
-        name = f"{sweep or 'sweep'} {' '.join(overrides)} @ {started:%Y-%m-%d %H:%M}"
-        tags = {
-            "role": "sweep",
-            "sweep": sweep or "",
-            "sweep_overrides": " ".join(overrides),
-            "sweep_dir": str(config.hydra.sweep.dir),
-            "started_at": started.isoformat(timespec="seconds"),
-        }
         try:
-            run_id = tracking.start_parent(config.tracking.uri, config.tracking.experiment,
-                                           name[:250], tags)
+            run_id = parent.start_sweep(config.tracking.uri, config.tracking.experiment,
+                                        f"{sweep or 'sweep'} {' '.join(overrides)}", sweep,
+                                        overrides, sweep_dir=str(config.hydra.sweep.dir))
         except UnetexpError as exc:
             exit_with_error(exc)
         self.run_id = run_id
@@ -62,22 +52,22 @@ class MlflowSweepCallback(Callback):
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if not launcher.endswith(".BasicLauncher") and not config.train.intra_op_threads:
             log.warning("parallel jobs with train.intra_op_threads=0 each use every core: set "
-                        "it so that jobs x threads <= cores (README: Scaling out)")
+                        "it so that jobs x threads <= cores (docs/scaling.md)")
         with read_write(config.hydra), open_dict(config.hydra):
             config.hydra.overrides.hydra.append(
-                f"++hydra.job.env_set.{tracking.PARENT_ENV}='{run_id}'")
+                f"++hydra.job.env_set.{parent.PARENT_ENV}='{run_id}'")
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         run_id, self.run_id = self.run_id, None
         if not run_id:
             return
         OPEN_PARENTS.pop(run_id, None)
-        failures = tracking.sweep_failures(config.tracking.uri, run_id)
+        failures = parent.sweep_failures(config.tracking.uri, run_id)
         if failures:  # user errors of jobs in other processes (joblib, Ray): the parent is FAILED
             n = len(failures)
             exit_with_error(UnetexpError(f"{n} job{'s' if n > 1 else ''} failed (parent run "
                                          f"{run_id} FAILED): {'; '.join(failures)}"))
-        trained, reused = tracking.sweep_counts(config.tracking.uri, run_id)
+        trained, reused = parent.sweep_counts(config.tracking.uri, run_id)
         log.info("sweep done: %d trained, %d skipped (already FINISHED); parent run %s",
                  trained, reused, run_id)
-        tracking.end_parent(config.tracking.uri, run_id, "FINISHED")
+        parent.end_parent(config.tracking.uri, run_id, "FINISHED")

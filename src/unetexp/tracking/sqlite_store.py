@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from unetexp.errors import UnetexpError
+from unetexp.tracking.store import sqlite_path as db_path
 
 
 @dataclass
@@ -37,10 +37,6 @@ class RunData:
 class Run:
     info: RunInfo
     data: RunData
-
-
-def db_path(uri: str) -> Path | None:
-    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
 
 
 def read_runs(uri: str, experiment: str) -> list[Run]:

@@ -91,9 +91,10 @@ def assert_nothing_lost(uri: str, children, epochs: int) -> None:
 
 
 def test_thread_keys_are_validated_and_stay_out_of_the_hash():
-    from test_config import make_cfg
+    from conftest import make_cfg
 
-    from unetexp.config.schema import config_hash, validate
+    from unetexp.config.hashing import config_hash
+    from unetexp.config.validation import validate
     from unetexp.errors import ConfigError
 
     cfg = make_cfg("train.intra_op_threads=1", "train.inter_op_threads=2")
@@ -103,7 +104,7 @@ def test_thread_keys_are_validated_and_stay_out_of_the_hash():
 
 
 def test_threads_are_set_once_per_process_and_later_changes_only_warn(caplog):
-    from unetexp.training import fit as train
+    from unetexp.training import runtime as train
     import tensorflow as tf
 
     tf.constant(1.0) + 1  # TensorFlow's context now exists: its pools are fixed
@@ -133,9 +134,9 @@ def test_job_whose_parent_is_not_in_its_sqlite_store_needs_a_server(tmp_path):
 
 WRITER = """
 import sys
-from unetexp.tracking import store as tracking
+from unetexp.tracking.job import job_run
 uri, parent, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-with tracking.job_run(uri, "unetexp", f"writer{n}", {"role": "job", "job_num": str(n)},
+with job_run(uri, "unetexp", f"writer{n}", {"role": "job", "job_num": str(n)},
                       {"writer": n}, parent_run_id=parent) as run:
     for epoch in range(1, 31):
         run.log_epoch(epoch, {key: epoch / 100 for key in %r})
@@ -147,9 +148,9 @@ def test_parallel_writers_to_one_sqlite_store_lose_nothing(tmp_path, store):
     SQLite store, as parallel jobs on one machine do: nothing lost, nothing locked out."""
     import mlflow
 
-    from unetexp.tracking import store as tracking
+    from unetexp.tracking.parent import start_parent
 
-    parent = tracking.start_parent(store, "unetexp", "writers", {"role": "sweep"})
+    parent = start_parent(store, "unetexp", "writers", {"role": "sweep"})
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, store, parent, str(n)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for n in range(4)]

@@ -2,18 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from unetexp.config.schema import config_hash, flatten, register_configs, validate
+from conftest import make_cfg
+from unetexp.config.hashing import config_hash, flatten
+from unetexp.config.validation import validate
 from unetexp.errors import ConfigError
-from unetexp.config.paths import conf_dir
-
-
-def make_cfg(*overrides: str):
-    register_configs()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
 
 
 def test_defaults_are_the_study_table1_base():

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import PROJECT, run_cli, search_runs
-from petsfixture import make_pets_archives
-from unetexp.data.pets import STUDY, build, find_source
+from conftest import make_pets_archives
+from unetexp.data.pets import STUDY, build
+from unetexp.data.pets_files import find_source
 
 SHARED_DATA = PROJECT.parent / "shared" / "data"
 SAMPLE = SHARED_DATA / "pets-sample"

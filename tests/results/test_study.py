@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from test_config import make_cfg
-from unetexp.config.schema import config_hash
+from unetexp.config.hashing import config_hash
 from unetexp.results.study import conclusions, difference_test, holm, reference, tables, check_conclusions
 
 

@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli, search_runs
-from petsfixture import (CONVERTED, GOOD, SKIPPED, WRITTEN, make_pets_archives, make_pets_folder,
+from conftest import (CONVERTED, GOOD, SKIPPED, WRITTEN, make_pets_archives, make_pets_folder,
                          picture)
 from unetexp.data.load import PETS_FILE, load_npz
-from unetexp.data.pets import build, find_source, select
+from unetexp.data.pets import build, select
+from unetexp.data.pets_files import find_source
 
 
 @pytest.fixture(scope="module")

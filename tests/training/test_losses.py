@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unetexp.training.fit import _import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
+from unetexp.training.runtime import import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
 from unetexp.training.evaluation import pixel_report, report_metrics
 from unetexp.training.losses import Dice, dice_loss, make_loss, make_metrics, soft_dice
 

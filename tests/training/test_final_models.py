@@ -3,20 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from unetexp.config.schema import Config, register_configs, validate
+from conftest import make_cfg
+from unetexp.config.schema import Config
+from unetexp.config.validation import validate
 from unetexp.errors import ConfigError
-from unetexp.config.paths import conf_dir
 
 EXPERIMENTS = {"unet_simple": 388_209, "unet_best": 339_713, "unet_deep": 388_307}
-
-
-def make_cfg(*overrides: str):
-    register_configs()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
 
 
 def test_the_ablation_defaults_have_no_callbacks_and_save_no_model():
@@ -102,30 +96,34 @@ def test_exact_parameter_counts_of_the_three_experiments(name, expected, tf_trai
 
 
 def test_callbacks_built_from_config(tf_train):
+    from unetexp.training import callbacks
+
     keras = tf_train.keras
-    assert tf_train.make_callbacks(make_cfg().train) == []  # the ablation tables: none
-    es, rl = tf_train.make_callbacks(make_cfg("+experiment=unet_simple").train)
+    assert callbacks.make_callbacks(make_cfg().train) == []  # the ablation tables: none
+    es, rl = callbacks.make_callbacks(make_cfg("+experiment=unet_simple").train)
     assert isinstance(es, keras.callbacks.EarlyStopping) and isinstance(rl, keras.callbacks.ReduceLROnPlateau)
     assert (es.monitor, es.patience, es.restore_best_weights) == ("val_loss", 10, True)
     assert abs(es.min_delta) == pytest.approx(1e-6)
     assert (rl.monitor, rl.factor, rl.patience, rl.min_lr) == ("val_loss", 0.5, 5, 0.0)
-    es, rl = tf_train.make_callbacks(make_cfg("+experiment=unet_deep").train, deep=True)
+    es, rl = callbacks.make_callbacks(make_cfg("+experiment=unet_deep").train, deep=True)
     assert (es.monitor, es.patience, abs(es.min_delta)) == ("val_output1_loss", 15, pytest.approx(1e-4))
     assert (rl.monitor, rl.factor, rl.patience, rl.min_lr) == ("val_output1_loss", 0.5, 3, 1e-6)
 
 
 def test_flat_names_mean_the_full_resolution_head(tf_train):
-    assert tf_train.keras_monitor("val_loss", deep=True) == "val_output1_loss"
-    assert tf_train.keras_monitor("val_dice", deep=True) == "val_output1_dice"
-    assert tf_train.keras_monitor("val_loss_total", deep=True) == "val_loss"
-    assert tf_train.keras_monitor("val_output1_loss", deep=True) == "val_output1_loss"
-    assert tf_train.keras_monitor("val_loss", deep=False) == "val_loss"
+    from unetexp.training import callbacks
+
+    assert callbacks.keras_monitor("val_loss", deep=True) == "val_output1_loss"
+    assert callbacks.keras_monitor("val_dice", deep=True) == "val_output1_dice"
+    assert callbacks.keras_monitor("val_loss_total", deep=True) == "val_loss"
+    assert callbacks.keras_monitor("val_output1_loss", deep=True) == "val_output1_loss"
+    assert callbacks.keras_monitor("val_loss", deep=False) == "val_loss"
     logs = {"loss": 3.0, "output1_loss": 1.0, "output1_dice": 0.8, "output2_loss": 2.0,
             "val_loss": 4.0, "val_output1_loss": 1.5, "val_output3_iou": 0.3, "learning_rate": 1e-3}
-    assert tf_train.flat_metrics(logs, deep=True) == {
+    assert callbacks.flat_metrics(logs, deep=True) == {
         "loss_total": 3.0, "loss": 1.0, "dice": 0.8, "output2_loss": 2.0,
         "val_loss_total": 4.0, "val_loss": 1.5, "val_output3_iou": 0.3}
-    assert tf_train.flat_metrics({"loss": 1.0, "val_dice": 0.5, "learning_rate": 1e-3}, deep=False) == {
+    assert callbacks.flat_metrics({"loss": 1.0, "val_dice": 0.5, "learning_rate": 1e-3}, deep=False) == {
         "loss": 1.0, "val_dice": 0.5}
 
 
@@ -150,9 +148,10 @@ def tiny_cfg(**train):
 
 
 def tiny_splits(cfg):
-    from unetexp.data.load import load_dataset, split
+    from unetexp.data.load import load_dataset
+    from unetexp.data.split import split
 
-    return split(load_dataset(cfg.data, cfg.model.depth), cfg.data.test_fraction,
+    return split(load_dataset(cfg.data), cfg.data.test_fraction,
                  cfg.data.val_fraction, cfg.seed)
 
 
@@ -200,13 +199,15 @@ def test_deep_supervision_trains_three_weighted_heads(tf_train):
 
 
 def test_a_job_leaves_no_traced_graph_behind(tf_train):
-    """train.prepare_optimizer: with stock Keras each job leaves its traced train step (and,
+    """fit.prepare_optimizer (keras_private): with stock Keras each job leaves its traced train step (and,
     for Adam, the graphs of its lazily built slots) alive after clear_session, and a
     sequential multirun grows job after job."""
     import gc
 
+    from unetexp.training import runtime
+
     def graphs() -> int:
-        tf_train.release_memory()
+        runtime.release_memory()
         return sum(1 for o in gc.get_objects() if type(o).__name__ == "FuncGraph")
 
     cfg = tiny_cfg(**{"train.epochs": 1})

@@ -7,8 +7,11 @@ from omegaconf import OmegaConf
 
 from conftest import write_npz
 from unetexp.config.schema import DataConfig
-from unetexp.data.load import PETS_FILE, Dataset, load_dataset, load_npz, load_seed_npy, make_synthetic, split
-from unetexp.errors import ConfigError, DataError
+from unetexp.data import open_dataset
+from unetexp.data.load import PETS_FILE, Dataset, load_dataset, load_npz, load_seed_npy
+from unetexp.data.split import split
+from unetexp.data.synthetic import make_synthetic
+from unetexp.errors import DataError
 
 
 def data_cfg(**kwargs):
@@ -85,25 +88,16 @@ def test_nan_images_in_seed_npy(tmp_path):
         load_seed_npy(tmp_path / "x.npy", tmp_path / "y.npy")
 
 
-def test_image_size_the_depth_cannot_halve(tmp_path):
-    path = write_npz(tmp_path / "odd.npz", size=12)  # 12 = 4 * 3: depth 2 is fine, 3 is not
-    assert load_dataset(data_cfg(name="npz", path=str(path)), depth=2).images.shape[1] == 12
-    with pytest.raises(ConfigError) as info:
-        load_dataset(data_cfg(name="npz", path=str(path)), depth=3)
-    assert "model.depth=3 is too deep for 12x12 images from" in str(info.value)
-    assert "odd.npz" in str(info.value) and "allowed depth: 1..2" in str(info.value)
-
-
 def test_pets_reads_the_data_root(tmp_path, monkeypatch):
     write_npz(tmp_path / PETS_FILE, n=10, size=64)
     monkeypatch.setenv("UNETEXP_DATA_DIR", str(tmp_path))
-    assert len(load_dataset(data_cfg(name="pets"), depth=3).images) == 10
+    assert len(open_dataset(data_cfg(name="pets")).images) == 10
 
 
 def test_pets_missing_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv("UNETEXP_DATA_DIR", str(tmp_path))
     with pytest.raises(DataError) as info:
-        load_dataset(data_cfg(name="pets"), depth=3)
+        open_dataset(data_cfg(name="pets", download=False))
     text = str(info.value)
     assert str(tmp_path / PETS_FILE) in text and "UNETEXP_DATA_DIR" in text and "data=synthetic" in text
 

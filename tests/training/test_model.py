@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from unetexp.training.fit import _import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
+from unetexp.training.runtime import import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
 from unetexp.training.model import build_unet, count_params, level_filters
 
 SPEC_COUNTS = [

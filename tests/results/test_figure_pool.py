@@ -20,11 +20,11 @@ def _no_ink(path):
 
 
 def test_worker_and_inline_draw_the_same_png(tmp_path, monkeypatch):
-    monkeypatch.setattr(figure_pool, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(figure_pool, "usable_cores", lambda: 2)
     with FigurePool() as pool:
         assert pool._pool is not None  # a worker process draws
         pool.draw(plots.table_figure, SPEC, tmp_path / "worker.png")
-    monkeypatch.setattr(figure_pool, "_usable_cores", lambda: 1)
+    monkeypatch.setattr(figure_pool, "usable_cores", lambda: 1)
     with FigurePool() as pool:
         assert pool._pool is None  # one core: drawn here
         pool.draw(plots.table_figure, SPEC, tmp_path / "inline.png")
@@ -33,7 +33,7 @@ def test_worker_and_inline_draw_the_same_png(tmp_path, monkeypatch):
 
 
 def test_a_drawing_error_reaches_the_caller(tmp_path, monkeypatch):
-    monkeypatch.setattr(figure_pool, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(figure_pool, "usable_cores", lambda: 2)
     with pytest.raises(ValueError, match="no ink for"):
         with FigurePool() as pool:
             pool.draw(_no_ink, tmp_path / "x.png")

@@ -8,8 +8,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import write_npz
-from unetexp.config.schema import Config, validate
-from unetexp.data.load import Dataset, load_npz, split
+from unetexp.config.schema import Config
+from unetexp.config.validation import validate
+from unetexp.data.load import Dataset, load_npz
+from unetexp.data.split import split
 from unetexp.errors import ConfigError, DataError
 
 
