@@ -92,3 +92,16 @@ def test_config_hash_is_stable_and_ignores_tracking():
     assert base == config_hash(make_cfg("tracking.experiment=other", "tracking.uri=sqlite:///x.db"))
     assert base != config_hash(make_cfg("seed=1"))
     assert base != config_hash(make_cfg("model.depth=4"))
+
+
+@pytest.mark.parametrize("overrides,digest", [
+    ([], "2efa34991c65e956"),
+    (["data=npz", "data.path=x.npz"], "4cd1a82574f016d8"),
+    (["+experiment=unet_best"], "962ab807a1cfaf52"),
+    (["+experiment=unet_deep", "seed=2"], "404e9b6a2e7bc081"),
+])
+def test_runs_logged_before_keep_their_hash(overrides, digest):
+    """The hashes of the release before the redesign: the same configs (the experiments now
+    extend unet_simple; data.download now defaults to true) find their FINISHED runs."""
+    assert config_hash(make_cfg(*overrides)) == digest
+    assert config_hash(make_cfg(*overrides, "data.download=false")) == digest

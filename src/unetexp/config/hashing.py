@@ -11,6 +11,9 @@ from omegaconf import DictConfig, OmegaConf
 
 # keys that say how to run or where to log, not what is trained: outside config_hash
 NOT_HASHED = ("tracking.", "force", "train.intra_op_threads", "train.inter_op_threads")
+# keys that say how to get the data, not what is trained, added to the hash before they became
+# what they are: hashed at their first default, so that runs logged before keep their hash
+HASHED_AS = {"data.download": False}  # its default was false until data=pets downloaded by itself
 
 
 def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
@@ -28,5 +31,5 @@ def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
 
 def config_hash(cfg: DictConfig) -> str:
     """Stable hash of what is trained (seed included): same hash, same experiment."""
-    leaves = {k: v for k, v in flatten(cfg).items() if not k.startswith(NOT_HASHED)}
+    leaves = {k: HASHED_AS.get(k, v) for k, v in flatten(cfg).items() if not k.startswith(NOT_HASHED)}
     return hashlib.sha256(json.dumps(leaves, sort_keys=True, default=str).encode()).hexdigest()[:16]
