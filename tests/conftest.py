@@ -32,6 +32,13 @@ PROJECT = Path(__file__).resolve().parents[1]
 TINY = ["data=synthetic", "data.count=24", "data.size=16", "train.epochs=1", "train.batch_size=8"]
 
 
+@pytest.fixture(autouse=True)
+def offline_pets(monkeypatch):
+    """No test goes online: the first run of data=pets downloads from a port where nothing
+    listens, unless a test serves the archives itself."""
+    monkeypatch.setenv("UNETEXP_PETS_URL", "http://127.0.0.1:9/")
+
+
 @pytest.fixture
 def store(tmp_path) -> str:
     """A fresh SQLite tracking URI in the test's temporary folder."""

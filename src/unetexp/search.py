@@ -124,6 +124,30 @@ def tag_best(client, parent_run_id: str, study) -> None:
     client.log_metric(parent_run_id, f"best_{OBJECTIVE}", best.value, step=len(complete))
 
 
+def _open_study(optuna, name: str, storage: str, key: dict, overrides: list[str],
+                sampler_seed: int):
+    """The Optuna study `name` in `storage`, created or resumed; a study of another config or
+    search space under that name is refused."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
+                                    load_if_exists=True)
+    except Exception as exc:
+        raise ConfigError(f"--storage={storage}: cannot open the Optuna storage "
+                          f"({first_line(exc)})") from None
+    # a resumed search must not replay the first process's random draws: seed by history
+    study.sampler = optuna.samplers.TPESampler(seed=sampler_seed + len(study.trials))
+    known = study.user_attrs.get("key")
+    if known is None:
+        study.set_user_attr("key", key)
+        study.set_user_attr("overrides", overrides)
+    elif known != key:
+        raise ConfigError(f"--study={name}: that study searches another config or space "
+                          f"(its overrides: {' '.join(study.user_attrs.get('overrides', []))}); "
+                          f"choose another --study")
+    return study
+
+
 def search(args) -> dict:
     """Run (or resume) the search the arguments describe; returns the best trial's summary."""
     cfg, overrides = base_config(args.overrides)
@@ -145,24 +169,7 @@ def search(args) -> dict:
     experiment_id = connect(cfg.tracking.uri, cfg.tracking.experiment)
     client = mlflow.MlflowClient()
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
-                                    load_if_exists=True)
-    except Exception as exc:
-        raise ConfigError(f"--storage={storage}: cannot open the Optuna storage "
-                          f"({first_line(exc)})") from None
-    # a resumed search must not replay the first process's random draws: seed by history
-    study.sampler = optuna.samplers.TPESampler(seed=args.sampler_seed + len(study.trials))
-    known = study.user_attrs.get("key")
-    if known is None:
-        study.set_user_attr("key", key)
-        study.set_user_attr("overrides", overrides)
-    elif known != key:
-        raise ConfigError(f"--study={name}: that study searches another config or space "
-                          f"(its overrides: {' '.join(study.user_attrs.get('overrides', []))}); "
-                          f"choose another --study")
-
+    study = _open_study(optuna, name, storage, key, overrides, args.sampler_seed)
     retried = _retry_dead_trials(study, optuna)
     parent = _parent(client, cfg, study, experiment_id, name, storage, overrides)
     states = optuna.trial.TrialState
