@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from test_config import make_cfg
+from conftest import make_cfg
 from unetexp.config.hashing import config_hash
 from unetexp.results.study import conclusions, difference_test, holm, reference, tables, check_conclusions
 
