@@ -15,7 +15,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from unetexp.model import build_unet  # noqa: E402  (the same model as the framework)
+from unetexp.training.model import build_unet  # noqa: E402  (the same model as the framework)
 
 
 def main() -> None:

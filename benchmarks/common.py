@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def study_shaped_npz(folder: Path, count: int = 738, size: int = 64) -> Path:
     """A synthetic file with the study's shape (738 x 64x64): timing does not depend on content."""
-    from unetexp.data import make_synthetic
+    from unetexp.data.synthetic import make_synthetic
 
     path = folder / f"synthetic_{count}x{size}.npz"
     if not path.exists():

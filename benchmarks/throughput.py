@@ -34,8 +34,8 @@ def measure(variant: str, steps: int) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from unetexp.losses import make_metrics
-    from unetexp.model import build_unet
+    from unetexp.training.losses import make_metrics
+    from unetexp.training.model import build_unet
 
     if variant != "nondeterministic":
         tf.config.experimental.enable_op_determinism()

@@ -10,12 +10,12 @@ import sys
 
 # command -> "module:function"; each function takes the remaining argv and returns an exit code
 COMMANDS: dict[str, str] = {
-    "export": "unetexp.export:main",
-    "compare": "unetexp.compare:main",
-    "report": "unetexp.report:main",
-    "data": "unetexp.prepare:main",  # unetexp data prepare ...
-    "predict": "unetexp.predict:main",
-    "search": "unetexp.search:main",
+    "export": "unetexp.commands.export:main",
+    "compare": "unetexp.commands.compare:main",
+    "report": "unetexp.commands.report:main",
+    "data": "unetexp.commands.data:main",  # unetexp data prepare ...
+    "predict": "unetexp.commands.predict:main",
+    "search": "unetexp.commands.search:main",
 }
 
 
@@ -26,13 +26,13 @@ def main() -> None:
         sys.exit(getattr(importlib.import_module(module), function)(argv[1:]))
     if "--help" in argv or "-h" in argv:
         from unetexp.errors import UnetexpError, exit_with_error
-        from unetexp.help import print_help
+        from unetexp.commands.help import print_help
 
         try:
             print_help([a for a in argv if not a.startswith("-")])
         except UnetexpError as exc:
             exit_with_error(exc)
         return
-    from unetexp.app import main as train_main
+    from unetexp.commands.train import main as train_main
 
     train_main()

@@ -13,6 +13,17 @@ class DataError(UnetexpError):
     """A data file that is missing or not what the loader expects."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none): a third-party
+    error (MLflow, Hydra, pandas) fits in a one-line report."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's whole message on one line (a decoder's or scikit-learn's multi-line text)."""
+    return " ".join(str(exc).split())
+
+
 def exit_with_error(error: Exception, code: int = 2) -> None:
     """Print the one-line report a user sees and exit non-zero, without a traceback."""
     import sys

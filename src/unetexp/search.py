@@ -1,8 +1,8 @@
-"""`unetexp search`: Optuna search over bce_dice's `loss.alpha` and the learning rate.
+"""Optuna search over bce_dice's `loss.alpha` and the learning rate (`unetexp search`).
 
-Each trial is one training through `runner.run_experiment`, an MLflow child run of one parent
-run per study; the objective is the validation Dice of the last epoch on a validation split
-carved from train (`data.val_fraction`, 0.2 unless set), never the test split. The Optuna
+Each trial is one training through `experiment.run_experiment`, an MLflow child run of one
+parent run per study; the objective is the validation Dice of the last epoch on a validation
+split carved from train (`data.val_fraction`, 0.2 unless set), never the test split. The Optuna
 study lives in its own storage next to MLflow's (`optuna.db`), so the same command resumes an
 interrupted search: trials of dead processes are failed and retried first, FINISHED runs are
 reused, and the parent run (kept in the study) is reopened. Optuna and TensorFlow load only
@@ -10,20 +10,19 @@ when a search runs.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import hashlib
 import json
 import logging
-import os
-import signal
-import socket
-import sys
-from pathlib import Path
 
-from unetexp import tracking
-from unetexp.errors import ConfigError, UnetexpError, exit_with_error
-from unetexp.paths import project_root
+from unetexp.config.compose import compose
+from unetexp.config.paths import project_root
+from unetexp.config.hashing import config_hash
+from unetexp.config.validation import validate
+from unetexp.errors import ConfigError, UnetexpError, first_line
+from unetexp.host import alive, process_tags
+from unetexp.tracking import parent as parents
+from unetexp.tracking.store import connect, resolve_uri, sqlite_path
 
 log = logging.getLogger("unetexp.search")
 
@@ -32,56 +31,19 @@ DEFAULTS = {"loss": "loss=bce_dice", "data.val_fraction": "data.val_fraction=0.2
 OBJECTIVE = "val_dice"  # last epoch's, on the validation split
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="unetexp search", description=(
-        "Optuna search over loss.alpha (bce_dice) and train.lr; each trial an MLflow child run, "
-        "objective: last-epoch val_dice on a validation split separate from test; the best trial "
-        "is tagged on the parent run (best_run_id, best_value, best_params). The same command "
-        "resumes an interrupted search."))
-    p.add_argument("overrides", nargs="*", metavar="OVERRIDE",
-                   help="Hydra overrides of the base config, as for training (data=synthetic "
-                        "train.epochs=5 ...); loss=bce_dice and data.val_fraction=0.2 unless set")
-    p.add_argument("--trials", type=int, default=20,
-                   help="completed trials the study should hold (default 20); a resumed search "
-                        "runs only the missing ones")
-    p.add_argument("--alpha", nargs=2, type=float, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
-                   help="range of loss.alpha, the bce weight (default 0 1)")
-    p.add_argument("--lr", nargs=2, type=float, default=(1e-4, 1e-2), metavar=("LOW", "HIGH"),
-                   help="range of train.lr, sampled log-uniformly (default 1e-4 1e-2)")
-    p.add_argument("--study", help="Optuna study name (default: derived from the base config and "
-                                    "the ranges, so that the same command resumes its study)")
-    p.add_argument("--storage", help="Optuna storage URL (default: sqlite optuna.db beside the "
-                                      "MLflow SQLite file, else <project>/mlruns/optuna.db)")
-    p.add_argument("--sampler-seed", type=int, default=0, help="seed of the TPE sampler (0)")
-    return p
-
-
-def compose(overrides: list[str]):
+def base_config(overrides: list[str]):
     """The base config of the search: the app's config with the search's defaults."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from unetexp.config import register_configs
-    from unetexp.paths import conf_dir
-
     keys = {o.lstrip("+~").split("=", 1)[0] for o in overrides}
     full = [line for key, line in DEFAULTS.items() if key not in keys] + list(overrides)
-    register_configs()
-    GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-            return hydra_compose(config_name="config", overrides=full), full
+        return compose(full), full
     except UnetexpError:
         raise
     except Exception as exc:  # Hydra's and OmegaConf's composition errors: one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot compose the search's config: {first}") from None
+        raise ConfigError(f"cannot compose the search's config: {first_line(exc)}") from None
 
 
 def check(cfg, args) -> None:
-    from unetexp.config import validate
-
     validate(cfg)
     if cfg.loss.name != "bce_dice":
         raise ConfigError(f"loss.name={cfg.loss.name!r} is invalid for a search: it tunes "
@@ -101,26 +63,16 @@ def check(cfg, args) -> None:
 
 def default_storage(uri: str | None) -> str:
     """Optuna's SQLite file beside MLflow's, else in the project's mlruns/."""
-    resolved = tracking.resolve_uri(uri)
-    folder = (Path(resolved[len("sqlite:///"):]).parent if resolved.startswith("sqlite:///")
-              else project_root() / "mlruns")
+    db = sqlite_path(resolve_uri(uri))
+    folder = db.parent if db else project_root() / "mlruns"
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder.resolve() / 'optuna.db'}"
 
 
 def study_key(cfg, args) -> dict:
     """What a study is about: its base config (hash), experiment and search space."""
-    from unetexp.config import config_hash
-
     return {"config_hash": config_hash(cfg), "experiment": cfg.tracking.experiment,
             "space": {"loss.alpha": list(args.alpha), "train.lr": list(args.lr)}}
-
-
-def _alive(host: str | None, pid: str | None) -> bool:
-    """Whether a trial's process still runs; processes of other hosts are assumed alive."""
-    if host != socket.gethostname() or not (pid or "").isdigit():
-        return True
-    return tracking._alive(int(pid))
 
 
 def _retry_dead_trials(study, optuna) -> int:
@@ -128,7 +80,7 @@ def _retry_dead_trials(study, optuna) -> int:
     their parameters first, so that a resumed search retrains exactly what was lost."""
     retried = 0
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        if not _alive(trial.user_attrs.get("host"), trial.user_attrs.get("pid")):
+        if not alive(trial.user_attrs.get("host"), trial.user_attrs.get("pid")):
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
             if trial.params:
                 study.enqueue_trial(trial.params)
@@ -139,8 +91,6 @@ def _retry_dead_trials(study, optuna) -> int:
 def _parent(client, cfg, study, experiment_id: str, name: str, storage: str,
             overrides: list[str]) -> str:
     """The study's parent run: reopened when it exists in this experiment, else created."""
-    from datetime import datetime, timezone
-
     run_id = study.user_attrs.get("mlflow_parent_run_id")
     if run_id:
         try:
@@ -150,18 +100,13 @@ def _parent(client, cfg, study, experiment_id: str, name: str, storage: str,
         if run is not None and run.info.experiment_id == experiment_id:
             if run.info.status != "RUNNING":
                 client.update_run(run_id, status="RUNNING")
-            for key, value in tracking.process_tags().items():
+            for key, value in process_tags().items():
                 client.set_tag(run_id, key, value)
             return run_id
-    started = datetime.now(timezone.utc).astimezone()
-    run_id = tracking.start_parent(cfg.tracking.uri, cfg.tracking.experiment,
-                                   f"search {name} @ {started:%Y-%m-%d %H:%M}", {
-                                       "role": "sweep", "kind": "optuna-search",
-                                       "sweep": cfg.tracking.sweep,
-                                       "sweep_overrides": " ".join(overrides),
-                                       "optuna_study": name, "optuna_storage": storage,
-                                       "objective": f"{OBJECTIVE} (last epoch, maximised)",
-                                       "started_at": started.isoformat(timespec="seconds")})
+    run_id = parents.start_sweep(cfg.tracking.uri, cfg.tracking.experiment, f"search {name}",
+                                 cfg.tracking.sweep, overrides, kind="optuna-search",
+                                 optuna_study=name, optuna_storage=storage,
+                                 objective=f"{OBJECTIVE} (last epoch, maximised)")
     study.set_user_attr("mlflow_parent_run_id", run_id)
     return run_id
 
@@ -179,40 +124,19 @@ def tag_best(client, parent_run_id: str, study) -> None:
     client.log_metric(parent_run_id, f"best_{OBJECTIVE}", best.value, step=len(complete))
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def search(args) -> dict:
-    """Run (or resume) the search the arguments describe; returns the best trial's summary."""
-    cfg, overrides = compose(args.overrides)
-    check(cfg, args)
-    try:
-        import optuna
-    except ImportError:
-        raise ConfigError("unetexp search needs Optuna: pip install -e '.[scale]' "
-                          "(or '.[dev]')") from None
-    import mlflow
-
-    from unetexp.runner import JobContext, run_experiment
-
-    cfg.tracking.sweep = cfg.tracking.sweep or "search"
-    key = study_key(cfg, args)
-    name = args.study or "alpha-lr-" + hashlib.sha256(
-        json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
-    storage = args.storage or default_storage(cfg.tracking.uri)
-    experiment_id = tracking.connect(cfg.tracking.uri, cfg.tracking.experiment)
-    client = mlflow.MlflowClient()
-
+def _open_study(optuna, name: str, storage: str, key: dict, overrides: list[str],
+                sampler_seed: int):
+    """The Optuna study `name` in `storage`, created or resumed; a study of another config or
+    search space under that name is refused."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
                                     load_if_exists=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"--storage={storage}: cannot open the Optuna storage ({first})") from None
+        raise ConfigError(f"--storage={storage}: cannot open the Optuna storage "
+                          f"({first_line(exc)})") from None
     # a resumed search must not replay the first process's random draws: seed by history
-    study.sampler = optuna.samplers.TPESampler(seed=args.sampler_seed + len(study.trials))
+    study.sampler = optuna.samplers.TPESampler(seed=sampler_seed + len(study.trials))
     known = study.user_attrs.get("key")
     if known is None:
         study.set_user_attr("key", key)
@@ -221,7 +145,31 @@ def search(args) -> dict:
         raise ConfigError(f"--study={name}: that study searches another config or space "
                           f"(its overrides: {' '.join(study.user_attrs.get('overrides', []))}); "
                           f"choose another --study")
+    return study
 
+
+def search(args) -> dict:
+    """Run (or resume) the search the arguments describe; returns the best trial's summary."""
+    cfg, overrides = base_config(args.overrides)
+    check(cfg, args)
+    try:
+        import optuna
+    except ImportError:
+        raise ConfigError("unetexp search needs Optuna: pip install -e '.[scale]' "
+                          "(or '.[dev]')") from None
+    import mlflow
+
+    from unetexp.experiment import JobContext, run_experiment
+
+    cfg.tracking.sweep = cfg.tracking.sweep or "search"
+    key = study_key(cfg, args)
+    name = args.study or "alpha-lr-" + hashlib.sha256(
+        json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    storage = args.storage or default_storage(cfg.tracking.uri)
+    experiment_id = connect(cfg.tracking.uri, cfg.tracking.experiment)
+    client = mlflow.MlflowClient()
+
+    study = _open_study(optuna, name, storage, key, overrides, args.sampler_seed)
     retried = _retry_dead_trials(study, optuna)
     parent = _parent(client, cfg, study, experiment_id, name, storage, overrides)
     states = optuna.trial.TrialState
@@ -233,7 +181,7 @@ def search(args) -> dict:
     (alpha_low, alpha_high), (lr_low, lr_high) = args.alpha, args.lr
 
     def objective(trial) -> float:
-        for attr, value in tracking.process_tags().items():  # who runs it: see _retry_dead_trials
+        for attr, value in process_tags().items():  # who runs it: see _retry_dead_trials
             trial.set_user_attr(attr, value)
         alpha = trial.suggest_float("loss.alpha", alpha_low, alpha_high)
         lr = trial.suggest_float("train.lr", lr_low, lr_high, log=True)
@@ -265,44 +213,12 @@ def search(args) -> dict:
                  trial.value, ", ".join(f"{k} {v:.4g}" for k, v in trial.params.items()),
                  best.number, best.value)
 
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    with parents.ended_on_error(cfg.tracking.uri, parent):
         if todo:
             study.optimize(objective, n_trials=todo, callbacks=[after_trial])
         tag_best(client, parent, study)
-    except KeyboardInterrupt:
-        tracking.end_parent(cfg.tracking.uri, parent, "KILLED")
-        raise
-    except BaseException:
-        tracking.end_parent(cfg.tracking.uri, parent, "FAILED")
-        raise
-    tracking.end_parent(cfg.tracking.uri, parent, "FINISHED")
+    parents.end_parent(cfg.tracking.uri, parent, "FINISHED")
     best = study.best_trial
     return {"study": name, "storage": storage, "parent_run_id": parent, "trained": todo,
             "best_trial": best.number, "best_value": best.value, "best_params": best.params,
             "best_run_id": best.user_attrs.get("run_id")}
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes: a model per trial
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        best = search(args)
-    except UnetexpError as exc:
-        exit_with_error(exc)
-    except KeyboardInterrupt:
-        print("unetexp: interrupted, run marked KILLED; the same command resumes the search",
-              file=sys.stderr)
-        return 130
-    params = ", ".join(f"{k}={v:.4g}" for k, v in best["best_params"].items())
-    print(f"search {best['study']}: best trial {best['best_trial']}, {OBJECTIVE} "
-          f"{best['best_value']:.4f} ({params}), run {best['best_run_id']}; "
-          f"parent run {best['parent_run_id']}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

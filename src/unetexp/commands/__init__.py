@@ -1,0 +1,1 @@
+"""The command-line entry points: the training app and every `unetexp COMMAND`."""

@@ -1,0 +1,208 @@
+"""`unetexp predict`: apply a trained model to image files and write masks and overlays.
+
+    unetexp predict MODEL_OR_RUN_ID INPUT [--out DIR] [--threshold 0.5] [--tracking-uri URI]
+
+MODEL_OR_RUN_ID is a `.keras` file or the id of an MLflow run that logged `model.keras`
+(`train.save_model=true`, on in the final experiments). INPUT is an image file or a folder
+of them (every file in it, not its subfolders; any format Pillow reads: jpg, png, ...; any
+size). Each image is resized to the model's input, predicted, and its mask resized back to
+the image's own size: OUT/<name>_mask.png (0 background, 255 object) and
+OUT/<name>_overlay.png. A file that is not a readable image is reported on stderr, one line,
+and skipped; the exit code is 0 when at least one image was processed, 2 when none could be
+(or the model or INPUT cannot be used).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from unetexp.commands.base import Parser
+from unetexp.errors import UnetexpError, exit_with_error, first_line
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+MODEL_ARTIFACT = "model.keras"
+BATCH = 16
+
+
+class PredictError(UnetexpError):
+    """The model or the input of `unetexp predict` cannot be used."""
+
+
+@dataclass
+class Picture:
+    path: Path
+    image: np.ndarray  # uint8 (H, W, 3), as displayed (EXIF orientation applied)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = Parser(
+        prog="unetexp predict",
+        description="Apply a trained U-Net to an image or a folder of images; write "
+                    "<name>_mask.png and <name>_overlay.png for each.",
+        epilog="Files that are not readable images are reported and skipped. Exit code 0 when "
+               "at least one image was processed, 2 when none could be.")
+    parser.add_argument("model", metavar="MODEL_OR_RUN_ID",
+                        help="a .keras file, or an MLflow run id whose run logged model.keras")
+    parser.add_argument("input", metavar="INPUT", help="an image file or a folder of images")
+    parser.add_argument("--out", default="predictions",
+                        help="folder for the masks and overlays (default: ./predictions)")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="object probability above which a pixel is object (default 0.5)")
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow store of the run id (default: $MLFLOW_TRACKING_URI, else "
+                             "the project's mlruns/mlflow.db)")
+    return parser.parse_args(argv)
+
+
+def model_file(spec: str, tracking_uri: str | None, folder: Path) -> Path:
+    """The .keras file: SPEC itself, or the run's model.keras downloaded into `folder`."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    if not RUN_ID.match(spec):
+        raise PredictError(f"{spec}: no such model file, and not an MLflow run id")
+    from unetexp.tracking.store import quiet_mlflow, resolve_uri, sqlite_path
+
+    uri = resolve_uri(tracking_uri)
+    if sqlite_path(uri) and not sqlite_path(uri).is_file():
+        raise PredictError(f"run {spec} not found: no MLflow store at {uri}")
+    import os
+
+    # stderr carries one line per skipped file: no download progress bar among them
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow
+
+    quiet_mlflow()
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    try:
+        client.get_run(spec)
+        names = {a.path for a in client.list_artifacts(spec)}
+    except Exception as exc:  # not found, or a store MLflow cannot read
+        raise PredictError(f"run {spec} not found in {uri} ({first_line(exc)})") from None
+    if MODEL_ARTIFACT not in names:
+        raise PredictError(f"run {spec} has no {MODEL_ARTIFACT} artifact: train with "
+                           f"train.save_model=true (the final experiments do)")
+    return Path(client.download_artifacts(spec, MODEL_ARTIFACT, str(folder)))
+
+
+def load_model(path: Path):
+    """The trained model, without its training state (TensorFlow loads here)."""
+    from unetexp.training.fit import keras  # quiet TensorFlow import, registers unetexp's objects
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PredictError(f"{path}: cannot load a Keras model ({first[:200]})") from None
+
+
+def input_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise PredictError(f"{path}: the folder holds no files")
+        return files
+    raise PredictError(f"{path}: no such file or folder")
+
+
+def read_image(path: Path) -> np.ndarray:
+    """uint8 RGB (H, W, 3); raises ValueError with the reason when it is not a readable image."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            image = ImageOps.exif_transpose(opened).convert("RGB")
+    except UnidentifiedImageError:
+        raise ValueError("not an image") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"unreadable image ({exc})") from None
+    array = np.asarray(image, np.uint8)
+    if array.ndim != 3 or min(array.shape[:2]) < 1:
+        raise ValueError(f"unusable image of shape {array.shape}")
+    return array
+
+
+def resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of uint8 RGB (to the model) or float32 probabilities (back)."""
+    from PIL import Image
+
+    if array.ndim == 2:
+        return np.asarray(Image.fromarray(array.astype(np.float32), mode="F")
+                          .resize((width, height), Image.BILINEAR))
+    return np.asarray(Image.fromarray(array).resize((width, height), Image.BILINEAR))
+
+
+def output_names(files: list[Path]) -> dict[Path, str]:
+    """<stem>, or <stem>_<ext> where two inputs share a stem (cat.jpg and cat.png)."""
+    stems = [f.stem for f in files]
+    return {f: f.stem if stems.count(f.stem) == 1 else f"{f.stem}_{f.suffix.lstrip('.')}"
+            for f in files}
+
+
+def predict_batch(model, pictures: list[Picture], threshold: float, out: Path,
+                  names: dict[Path, str]) -> None:
+    from PIL import Image
+
+    from unetexp.results.imaging import overlay
+
+    _, height, width, _ = model.input_shape
+    height, width = height or 64, width or 64
+    batch = np.stack([resize(p.image, height, width) for p in pictures]).astype(np.float32) / 255.0
+    outputs = model.predict(batch, verbose=0)
+    probabilities = outputs[0] if isinstance(outputs, (list, tuple)) else outputs  # full head
+    for picture, probability in zip(pictures, probabilities):
+        h, w = picture.image.shape[:2]
+        mask = resize(probability[..., 0], h, w) > threshold
+        name = names[picture.path]
+        mask_path, overlay_path = out / f"{name}_mask.png", out / f"{name}_overlay.png"
+        Image.fromarray((mask * 255).astype(np.uint8), mode="L").save(mask_path)
+        Image.fromarray(overlay(picture.image, mask)).save(overlay_path)
+        print(f"{picture.path} -> {mask_path}, {overlay_path} ({w}x{h}, "
+              f"object {100 * mask.mean():.1f} %)", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0.0 < args.threshold < 1.0:
+        raise PredictError(f"--threshold={args.threshold}: must be in (0, 1)")
+    source = Path(args.input)
+    files = input_files(source)
+    names = output_names(files)
+    with tempfile.TemporaryDirectory(prefix="unetexp-predict-") as folder:
+        model = load_model(model_file(args.model, args.tracking_uri, Path(folder)))
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PredictError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+    done, skipped, pending = 0, 0, []
+    for index, path in enumerate(files):
+        try:
+            pending.append(Picture(path, read_image(path)))
+        except ValueError as reason:
+            skipped += 1
+            print(f"unetexp: skipped {path}: {reason}", file=sys.stderr, flush=True)
+        if pending and (len(pending) == BATCH or index == len(files) - 1):
+            predict_batch(model, pending, args.threshold, out, names)
+            done, pending = done + len(pending), []
+    if not done:
+        raise PredictError(f"{source}: no image could be processed ({skipped} file(s) skipped)")
+    print(f"{done} image(s) -> {out}" + (f", {skipped} skipped" if skipped else ""), flush=True)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except UnetexpError as exc:
+        exit_with_error(exc)
+    return 2  # unreachable: exit_with_error exits

@@ -1,0 +1,53 @@
+"""`unetexp report`: a Markdown + HTML + PNG report of a sweep (report_document.py says
+what is in it), logged as artifacts of the sweep's parent run. No TensorFlow.
+
+Speed: the arguments are parsed before anything heavy is imported, and a FigurePool starts
+loading matplotlib in a second process while this one imports pandas and reads the runs."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from unetexp.commands.base import Parser
+from unetexp.commands.sources import add_source_args
+from unetexp.errors import UnetexpError, exit_with_error
+from unetexp.results.figure_pool import FigurePool
+
+
+def parser() -> Parser:
+    p = Parser(prog="unetexp report", description=(
+        "Markdown + HTML report with plots of a sweep (--sweep), a multirun (--parent) or a "
+        "whole experiment, logged as artifacts of the sweep's parent run."))
+    add_source_args(p)
+    p.add_argument("-o", "--out", help="folder to write (default: reports/<sweep or parent or experiment>)")
+    p.add_argument("--no-log", action="store_true", help="do not log the report to MLflow")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    name = args.sweep or args.parent or args.experiment
+    out = Path(args.out or Path("reports") / name)
+    try:
+        with FigurePool() as figures:
+            from unetexp.results.report_document import build
+            from unetexp.results.runs import all_runs, load_from_args, sweep_parents
+            from unetexp.tracking.artifacts import log_files
+
+            files = build(load_from_args(args), out, f"unetexp report: {name}", figures)
+        parent = None
+        if (args.parent or args.sweep) and not args.no_log:
+            everything = all_runs(args.tracking_uri, args.experiment)
+            parents = [r for r in everything if r.info.run_id == args.parent] if args.parent \
+                else sweep_parents(everything, args.sweep)
+            parent = parents[-1]
+            log_files(args.tracking_uri, parent, files, "report")
+    except UnetexpError as exc:
+        exit_with_error(exc)
+    print(f"report: {out / 'report.md'} ({len(files)} files)"
+          + (f", logged to run {parent.info.run_id}" if parent else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Configuration: the structured schema, its validation and hash, and where the project lives."""

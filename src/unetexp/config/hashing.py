@@ -1,0 +1,35 @@
+"""A config's identity: its flat key=value form (MLflow params) and the hash of what is
+trained (a FINISHED run with the same hash is reused)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+
+# keys that say how to run or where to log, not what is trained: outside config_hash
+NOT_HASHED = ("tracking.", "force", "train.intra_op_threads", "train.inter_op_threads")
+# keys that say how to get the data, not what is trained, added to the hash before they became
+# what they are: hashed at their first default, so that runs logged before keep their hash
+HASHED_AS = {"data.download": False}  # its default was false until data=pets downloaded by itself
+
+
+def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
+    """Every leaf as `a.b.c: value`, the names MLflow params use."""
+    node = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, prefix=f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Stable hash of what is trained (seed included): same hash, same experiment."""
+    leaves = {k: HASHED_AS.get(k, v) for k, v in flatten(cfg).items() if not k.startswith(NOT_HASHED)}
+    return hashlib.sha256(json.dumps(leaves, sort_keys=True, default=str).encode()).hexdigest()[:16]

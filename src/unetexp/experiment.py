@@ -1,0 +1,118 @@
+"""One experiment, start to end: validate, load data, train, log. Plain Python, no Hydra.
+
+Everything that can be wrong with the config or the data is checked before TensorFlow is
+imported and before any MLflow run exists, so a bad input leaves nothing behind.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from unetexp.config.hashing import config_hash, flatten
+from unetexp.config.validation import check_depth, validate
+from unetexp.data import open_dataset
+from unetexp.data.load import Dataset
+from unetexp.data.split import split
+from unetexp.tracking import parent
+from unetexp.tracking.dedup import find_finished
+from unetexp.tracking.job import git_commit, job_run
+from unetexp.data.identity import data_identity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobContext:
+    """What the launcher knows about this job (empty for a plain single run)."""
+
+    overrides: list[str] = field(default_factory=list)
+    job_num: int | None = None
+    parent_run_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        return "" if self.job_num is None else f"[#{self.job_num}] "
+
+
+def run_name(cfg: DictConfig) -> str:
+    """A readable name for the MLflow UI: d3-c1-transpose2-b128-bce-s0."""
+    m = cfg.model
+    up = f"transpose{m.transpose_kernel}" if m.upsample == "transpose" else m.upsample
+    extras = (f"-drop{m.dropout:g}" if m.dropout else "") + ("-ds" if m.deep_supervision else "")
+    return f"d{m.depth}-c{m.convs}-{up}-b{m.bottleneck}{extras}-{cfg.loss.name}-s{cfg.seed}"
+
+
+def floor_baselines(y_test) -> dict[str, float]:
+    """What predicting all background or all object scores on this test split: the floor
+    that gives "79 % accuracy" its meaning."""
+    positive = float(y_test.mean())
+    return {"floor_background_accuracy": 1.0 - positive, "floor_object_accuracy": positive,
+            "floor_object_dice": 2.0 * positive / (positive + 1.0)}
+
+
+def check_image_size(depth: int, dataset: Dataset) -> None:
+    """The model's depth against the images the data brought (the data layer knows no model)."""
+    for side in sorted(set(dataset.images.shape[1:3])):
+        check_depth(depth, side, dataset.source)
+
+
+def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
+    """Train and evaluate the model `cfg` describes, logged as one MLflow run.
+
+    A FINISHED run with the same config hash (seed included) is reused instead, unless
+    `force`. Returns the run id, whether it was skipped, and the final metrics."""
+    job = job or JobContext()
+    validate(cfg)
+    dataset = open_dataset(cfg.data)  # bad data stops here, before the store
+    check_image_size(cfg.model.depth, dataset)
+    splits = split(dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed,
+                   stratify=cfg.data.stratify)
+    parent.check_parent(cfg.tracking.uri, job.parent_run_id)
+    name = cfg.tracking.run_name or run_name(cfg)
+    digest = config_hash(cfg)
+    if not cfg.force:
+        done = find_finished(cfg.tracking.uri, cfg.tracking.experiment, digest)
+        if done:
+            parent.note_reused(cfg.tracking.uri, job.parent_run_id, job.job_num, done)
+            log.info("%sskipped %s: FINISHED run %s has this config (force=true retrains)",
+                     job.label, name, done)
+            return {"run_id": done, "skipped": True}
+    tags = {
+        "overrides": " ".join(job.overrides),
+        "config_hash": digest,
+        "role": "job",
+        **data_identity(dataset.source, dataset.images, dataset.masks),
+    }
+    if job.job_num is not None:
+        tags["job_num"] = str(job.job_num)
+    commit = git_commit()
+    if commit:
+        tags["git_commit"] = commit
+    params = {**flatten(cfg), **{f"data.{k}": v for k, v in splits.sizes().items()}}
+    with job_run(cfg.tracking.uri, cfg.tracking.experiment, name, tags, params,
+                          parent_run_id=job.parent_run_id) as run:
+        log.info("%s%s: %s, %s, run %s", job.label, name, dataset.source,
+                 ", ".join(f"{k} {v}" for k, v in splits.sizes().items()), run.run_id)
+        from unetexp.training.fit import train_and_evaluate  # TensorFlow loads here, and only here
+
+        result = train_and_evaluate(cfg, splits, on_epoch=run.log_epoch, label=job.label)
+        metrics = {"n_params": result.n_params, "train_time_s": result.train_time_s,
+                   "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, **result.test,
+                   **floor_baselines(splits.y_test)}
+        from unetexp.results.artifacts import write_run_files
+
+        with tempfile.TemporaryDirectory(prefix="unetexp-") as folder:
+            run.log_result(metrics, {
+                "config.yaml": OmegaConf.to_yaml(cfg, resolve=True),
+                "classification_report.json": result.report,
+                **write_run_files(cfg, splits, result, Path(folder), name),
+            })
+    log.info("%sdone %s: %d params, %d epochs (best %d), %.1fs, accuracy %.4f, dice %.4f, "
+             "iou %.4f (run %s)", job.label, name, result.n_params, result.epochs_run,
+             result.best_epoch, result.train_time_s, metrics["test_accuracy"],
+             metrics["test_dice"], metrics["test_iou"], run.run_id)
+    return {"run_id": run.run_id, "skipped": False, **metrics}

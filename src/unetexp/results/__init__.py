@@ -1,0 +1,1 @@
+"""Reading finished runs: tables, the study's reference figures, plots and the report document."""

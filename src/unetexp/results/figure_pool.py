@@ -1,0 +1,60 @@
+"""Draw figures in a second process that starts loading matplotlib at once.
+
+Why: `unetexp report` spends most of its second importing pandas and matplotlib and drawing.
+Started before the caller imports pandas, a worker imports matplotlib (and then draws) on
+another core while the caller reads and aggregates the runs. With one usable core the
+figures are drawn here, as before. Spawned, not forked: the caller may hold threads
+(TensorFlow in a test process), which a fork would copy half-locked.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from unetexp.host import usable_cores
+
+
+def _load_matplotlib() -> None:
+    from unetexp.results import plots  # noqa: F401  (imports numpy; matplotlib comes next)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.figure  # noqa: F401
+    import matplotlib.backends.backend_agg  # noqa: F401
+
+
+class FigurePool:
+    """`with FigurePool() as pool: pool.draw(plots.table_figure, spec, path)`; leaving the
+    block waits for every figure and raises the first drawing error."""
+
+    def __init__(self) -> None:
+        self._pool = None
+        self._pending: list = []
+
+    def __enter__(self) -> "FigurePool":
+        if usable_cores() > 1:
+            import multiprocessing
+
+            self._pool = multiprocessing.get_context("spawn").Pool(1, initializer=_load_matplotlib)
+        return self
+
+    def draw(self, function: Callable, *args) -> None:
+        """Draw now (one core) or queue for the worker; `args` must pickle (plain data)."""
+        if self._pool is None:
+            function(*args)
+        else:
+            self._pending.append(self._pool.apply_async(function, args))
+
+    def __exit__(self, kind, error, trace) -> None:
+        if self._pool is None:
+            return
+        if error is not None:  # the caller failed: its figures are moot, do not wait for them
+            self._pool.terminate()
+            return
+        try:
+            for result in self._pending:
+                result.get()  # re-raises the worker's exception
+        except BaseException:
+            self._pool.terminate()
+            raise
+        self._pool.close()
+        self._pool.join()

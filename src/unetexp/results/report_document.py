@@ -1,0 +1,158 @@
+"""What `unetexp report` writes: a sweep as the study printed it, plus mean +- std over
+seeds, floor baselines, significance of the study's conclusions and plots, as Markdown, HTML
+and PNG. Pandas; the figures are drawn by plots.py. No TensorFlow."""
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from unetexp.results import plots
+from unetexp.results.figure_pool import FigurePool
+from unetexp.results.markdown import markdown_table
+from unetexp.results.runs import aggregate
+from unetexp.results.study import Table, check_conclusions, reference, tables
+from unetexp.results import provenance
+
+LABELS = {"model.depth": "depth", "model.convs": "convs", "model.upsample": "upsampling",
+          "model.bottleneck": "bottleneck", "loss.name": "loss"}
+
+
+def pm(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -> str:
+    """'78.25 +- 0.41 (n=3)' in percent by default."""
+    if n < 2 or math.isnan(std):
+        return f"{mean * scale:.{digits}f} (n={n})"
+    return f"{mean * scale:.{digits}f} +- {std * scale:.{digits}f} (n={n})"
+
+
+def table_section(table: Table, agg: pd.DataFrame, study: pd.DataFrame) -> pd.DataFrame:
+    """One row per value of the table's factor, in the study's order: ours next to the study's."""
+    rows = []
+    for value in table.values:
+        ours = agg[agg[table.factor].astype(str) == str(value)]
+        ref = study[study[table.factor].astype(str) == str(value)]
+        if ours.empty:
+            continue
+        o = ours.iloc[0]
+        row = {LABELS[table.factor]: value, "time (s)": f"{o['train_time_s_mean']:.2f}",
+               "params": int(o["n_params_mean"]),
+               "accuracy % (ours)": pm(o["test_accuracy_mean"], o["test_accuracy_std"], o["n"]),
+               "accuracy % (study)": f"{ref['test_accuracy'].iloc[-1] * 100:.2f}" if len(ref) else "",
+               "dice % (ours)": pm(o["test_dice_mean"], o["test_dice_std"], o["n"])}
+        if table.name == "loss":
+            row["dice % (study)"] = f"{ref['test_dice'].iloc[-1] * 100:.2f}" if len(ref) else ""
+        row["study time (s)"] = f"{ref['train_time_s'].iloc[-1]:.2f}" if len(ref) else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table_spec(table: Table, agg: pd.DataFrame, study: pd.DataFrame, floors: dict) -> dict:
+    """What plots.table_figure draws for one table, as plain lists (it crosses processes)."""
+    values = [v for v in table.values if (agg[table.factor].astype(str) == str(v)).any()]
+    sub = pd.concat([agg[agg[table.factor].astype(str) == str(v)] for v in values])
+    low, high = int(sub["n"].min()), int(sub["n"].max())
+    panels = []
+    for metric, title, floor_key, floor_label in (
+            ("test_accuracy", "pixel accuracy", "floor_background_accuracy", "all background"),
+            ("test_dice", "Dice", "floor_object_dice", "all object")):
+        ref = [float(study[study[table.factor].astype(str) == str(v)][metric].mean()) if metric in study
+               else math.nan for v in values]
+        panels.append({"title": title, "mean": sub[f"{metric}_mean"].tolist(),
+                       "std": sub[f"{metric}_std"].fillna(0).tolist(),
+                       "label": f"unetexp, mean +- std (n={low if low == high else f'{low}..{high}'})",
+                       "study": None if all(math.isnan(r) for r in ref) else ref,
+                       "floor": floors.get(floor_key), "floor_label": floor_label})
+    return {"title": f"Table {tables().index(table) + 1} - {table.name}", "xlabel": LABELS[table.factor],
+            "xticks": [str(v) for v in values], "panels": panels}
+
+
+def cost_points(agg: pd.DataFrame) -> list[dict]:
+    """What plots.cost_figure draws: one point per config of the sweep."""
+    return [{"label": config_label(row), "n_params": float(row["n_params_mean"]),
+             "time": float(row["train_time_s_mean"]), "time_std": _zero_nan(row["train_time_s_std"]),
+             "accuracy": float(row["test_accuracy_mean"]), "accuracy_std": _zero_nan(row["test_accuracy_std"])}
+            for _, row in agg.iterrows()]
+
+
+def _zero_nan(value) -> float:
+    return 0.0 if pd.isna(value) else float(value)
+
+
+def config_label(row) -> str:
+    up = "tr" if row["model.upsample"] == "transpose" else "up"
+    return f"d{row['model.depth']} c{row['model.convs']} {up} b{row['model.bottleneck']} {row['loss.name']}"
+
+
+def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool) -> list[Path]:
+    """Write report.md, report.html and the PNGs into `out` (the PNGs through `figures`,
+    which may draw them in another process); return every file written."""
+    provenance.require_one_source(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    agg = aggregate(runs)
+    floors = {c: float(runs[c].mean()) for c in runs.columns if c.startswith("floor_")}
+    sections: list[tuple[str, object]] = [("h1", title)]
+    sections += [("p", line) for line in provenance.header(runs)]
+    sections += [
+        ("p", f"{len(runs)} runs, {len(agg)} configs, seeds {sorted(runs['seed'].unique().tolist())}, "
+              f"{int(runs['train.epochs'].iloc[0])} epochs. Accuracy and Dice in percent on the "
+              f"test split; mean +- standard deviation over seeds. The study's numbers are single "
+              f"runs on its own machine and data split."),
+    ]
+    if floors:
+        sections += [("h2", "Floor baselines (same test splits)"), ("table", pd.DataFrame([{
+            "all background: accuracy %": f"{floors.get('floor_background_accuracy', math.nan) * 100:.2f}",
+            "all object: accuracy %": f"{floors.get('floor_object_accuracy', math.nan) * 100:.2f}",
+            "all object: Dice %": f"{floors.get('floor_object_dice', math.nan) * 100:.2f}"}]))]
+    files = []
+    for number, table in enumerate(tables(), start=1):
+        selected = table.select(agg)
+        if selected[table.factor].nunique() < 2:  # a table needs two of its rows to compare
+            continue
+        study = table.select(reference(table.name))
+        png = out / f"table{number}_{table.name}.png"
+        figures.draw(plots.table_figure, table_spec(table, selected, study, floors), png)
+        files.append(png)
+        sections += [("h2", f"Table {number} - {table.name}"),
+                     ("table", table_section(table, selected, study)), ("img", png.name)]
+    if len(agg) > 1:
+        png = out / "accuracy_vs_cost.png"
+        figures.draw(plots.cost_figure, cost_points(agg), png)
+        files.append(png)
+        sections += [("h2", "Accuracy vs parameters and time"), ("img", png.name)]
+    if agg["n"].max() > 1:
+        tests = pd.concat([check_conclusions(runs, m) for m in ("test_accuracy", "test_dice")],
+                          ignore_index=True)
+        if not tests.empty:
+            sections += [("h2", "Which of the study's conclusions hold (p < 0.05, Holm per table)"),
+                         ("p", "diff = mean(a) - mean(b); paired t-test by seed where both configs "
+                               "share seeds, Welch otherwise; `holds` = significant after Holm and "
+                               "in the study's direction (the sign of study_diff)."),
+                         ("table", tests)]
+    (out / "report.md").write_text(to_markdown(sections))
+    (out / "report.html").write_text(to_html(sections, title))
+    return files + [out / "report.md", out / "report.html"]
+
+
+def to_markdown(sections) -> str:
+    parts = []
+    for kind, content in sections:
+        parts.append({"h1": lambda c: f"# {c}", "h2": lambda c: f"## {c}", "p": str,
+                      "table": markdown_table, "img": lambda c: f"![{c}]({c})"}[kind](content))
+    return "\n\n".join(parts) + "\n"
+
+
+def to_html(sections, title: str) -> str:
+    body = []
+    for kind, content in sections:
+        if kind in ("h1", "h2", "p"):
+            body.append(f"<{kind}>{html.escape(str(content))}</{kind}>")
+        elif kind == "table":
+            body.append(content.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4f}"))
+        else:
+            body.append(f'<img src="{html.escape(content)}" alt="{html.escape(content)}">')
+    style = "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}" \
+            "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -1,0 +1,145 @@
+"""The study's tables, read from their sweep definitions, and its own numbers and conclusions
+(sweeps/reference/). Statistics of the conclusions over seeds. No TensorFlow."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pandas as pd
+from omegaconf import OmegaConf
+
+from unetexp.config.hashing import flatten
+from unetexp.config.paths import sweeps_dir
+
+TABLE_ORDER = ("depth", "convs", "upsample", "bottleneck", "loss")
+
+
+@dataclass
+class Table:
+    name: str  # the sweep's name: depth, convs, ...
+    factor: str  # the key it varies: model.depth, ...
+    values: list  # in the study's row order
+    base: dict  # the keys it fixes
+
+    def select(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The rows of `df` that belong to this table (any sweep may have trained them)."""
+        keep = pd.Series(True, index=df.index)
+        for key, value in self.base.items():
+            if key in df.columns:
+                keep &= df[key].astype(str) == str(value)
+        keep &= df[self.factor].astype(str).isin([str(v) for v in self.values])
+        return df[keep]
+
+
+@lru_cache(maxsize=1)
+def tables() -> list[Table]:
+    """Tables 1-5 as sweeps/<name>.yaml defines them."""
+    out = []
+    for name in TABLE_ORDER:
+        node = OmegaConf.load(sweeps_dir() / f"{name}.yaml")
+        params = OmegaConf.to_container(node.hydra.sweeper.params)
+        (factor, values), = params.items()
+        base = {k: v for k, v in flatten(node).items() if not k.startswith(("hydra.", "tracking."))}
+        out.append(Table(name, factor, [_parse(v) for v in str(values).split(",")], base))
+    return out
+
+
+def _parse(value: str):
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def reference(name: str | None = None) -> pd.DataFrame:
+    """The study's numbers: one table (`depth`, ...) or all five, one row per printed row."""
+    names = [name] if name else list(TABLE_ORDER)
+    frames = [pd.read_csv(sweeps_dir() / "reference" / f"{n}.csv").assign(sweep=n) for n in names]
+    return pd.concat(frames, ignore_index=True)
+
+
+def conclusions() -> pd.DataFrame:
+    return pd.read_csv(sweeps_dir() / "reference" / "conclusions.csv", dtype=str)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone)."""
+    tested = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    adjusted, running = [math.nan] * len(p_values), 0.0
+    for rank, (p, i) in enumerate(tested):  # NaN (untestable) comparisons do not count
+        running = max(running, min(1.0, (len(tested) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def _two_sided_p(t: float, df: float) -> float:
+    from scipy.special import stdtr  # Student t CDF; scipy.stats would triple the import time
+
+    return float(2.0 * stdtr(df, -abs(t))) if df > 0 and not math.isnan(t) else math.nan
+
+
+def paired_t(x, y) -> float:
+    """p-value of the paired t-test (same as scipy.stats.ttest_rel)."""
+    d = [a - b for a, b in zip(x, y)]
+    n, mean = len(d), sum(d) / len(d)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in d) / (n - 1)) if n > 1 else 0.0
+    return _two_sided_p(mean / (sd / math.sqrt(n)), n - 1) if sd > 0 else math.nan
+
+
+def welch_t(x, y) -> float:
+    """p-value of Welch's t-test (same as scipy.stats.ttest_ind(equal_var=False))."""
+    nx, ny = len(x), len(y)
+    if min(nx, ny) < 2:
+        return math.nan
+    mx, my = sum(x) / nx, sum(y) / ny
+    vx = sum((v - mx) ** 2 for v in x) / (nx - 1) / nx
+    vy = sum((v - my) ** 2 for v in y) / (ny - 1) / ny
+    if vx + vy == 0:
+        return math.nan
+    df = (vx + vy) ** 2 / (vx ** 2 / (nx - 1) + vy ** 2 / (ny - 1))
+    return _two_sided_p((mx - my) / math.sqrt(vx + vy), df)
+
+
+def difference_test(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> dict:
+    """Mean difference a - b and its p-value: paired by seed when both sides share at least two
+    seeds (same split and initialisation), Welch's t-test otherwise."""
+    shared = sorted(set(a["seed"]) & set(b["seed"]))
+    if len(shared) >= 2:
+        x = a.set_index("seed").loc[shared, metric].to_numpy(float)
+        y = b.set_index("seed").loc[shared, metric].to_numpy(float)
+        return {"diff": float((x - y).mean()), "test": "paired t", "n": len(shared), "p": paired_t(x, y)}
+    x, y = a[metric].to_numpy(float), b[metric].to_numpy(float)
+    return {"diff": float(x.mean() - y.mean()) if len(x) and len(y) else math.nan,
+            "test": "Welch t", "n": min(len(x), len(y)), "p": welch_t(list(x), list(y))}
+
+
+def check_conclusions(runs: pd.DataFrame, metric: str = "test_accuracy", alpha: float = 0.05) -> pd.DataFrame:
+    """For each comparison behind the study's choices that `runs` (one row per run) covers:
+    means, difference, test, p, Holm-adjusted p within the table, and whether the difference
+    is significant at `alpha` in the study's direction (a better than b where the study has no
+    number for the metric)."""
+    by_name = {t.name: t for t in tables()}
+    rows = []
+    for sweep, group in conclusions().groupby("sweep", sort=False):
+        table = by_name[sweep]
+        selected = table.select(runs)
+        table_rows = []
+        for _, c in group.iterrows():
+            a = selected[selected[table.factor].astype(str) == c["a"]]
+            b = selected[selected[table.factor].astype(str) == c["b"]]
+            if a.empty or b.empty:
+                continue
+            ref = table.select(reference(sweep))
+            ref_a = ref[ref[table.factor].astype(str) == c["a"]][metric].mean() if metric in ref else math.nan
+            ref_b = ref[ref[table.factor].astype(str) == c["b"]][metric].mean() if metric in ref else math.nan
+            table_rows.append({"table": sweep, "comparison": f"{table.factor}: {c['a']} vs {c['b']}",
+                               "main": c["main"] == "1", "metric": metric,
+                               "study_diff": ref_a - ref_b, "mean_a": a[metric].mean(),
+                               "mean_b": b[metric].mean(), **difference_test(a, b, metric)})
+        for row, adjusted in zip(table_rows, holm([r["p"] for r in table_rows])):
+            row["p_holm"] = adjusted
+            direction = row["study_diff"] if not math.isnan(row["study_diff"]) else 1.0
+            row["holds"] = bool(adjusted < alpha and row["diff"] * direction > 0)
+        rows.extend(table_rows)
+    return pd.DataFrame(rows)

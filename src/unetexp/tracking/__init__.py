@@ -1,0 +1,1 @@
+"""MLflow: the store, one run per job, one parent run per multirun (the Hydra callback)."""

@@ -1,0 +1,64 @@
+"""The MLflow run of one training job: it always ends, and logs under the names the README lists."""
+from __future__ import annotations
+
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from unetexp.config.paths import project_root
+from unetexp.host import process_tags
+from unetexp.tracking.parent import ended_on_error
+from unetexp.tracking.store import connect
+
+
+def git_commit() -> str | None:
+    """HEAD of the project's checkout, when it is one."""
+    try:
+        out = subprocess.run(["git", "-C", str(project_root()), "rev-parse", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+class JobRun:
+    """The MLflow run of one training job, logging under the names the README lists."""
+
+    def __init__(self, mlflow, run_id: str):
+        self._mlflow, self.run_id = mlflow, run_id
+
+    def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        self._mlflow.log_metrics(metrics, step=epoch)
+
+    def log_result(self, metrics: dict[str, float], artifacts: dict[str, str | dict]) -> None:
+        """Final metrics, and artifacts by file name: text for .yaml/.txt, dicts for .json,
+        a Path for a file already written under that same name (.png, .keras)."""
+        self._mlflow.log_metrics(metrics)
+        for name, content in artifacts.items():
+            if isinstance(content, Path):
+                self._mlflow.log_artifact(str(content))
+            elif isinstance(content, dict):
+                self._mlflow.log_dict(content, name)
+            else:
+                self._mlflow.log_text(content, name)
+
+
+@contextmanager
+def job_run(uri: str | None, experiment: str, run_name: str, tags: dict[str, str],
+            params: dict, parent_run_id: str | None = None) -> Iterator[JobRun]:
+    """One run that always ends: FINISHED, FAILED on an error, KILLED on Ctrl-C; and a failed
+    job closes its parent too (Hydra calls no multirun-end callback after a failure)."""
+    import mlflow
+
+    experiment_id = connect(uri, experiment)
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
+                           tags={**tags, **process_tags()}, parent_run_id=parent_run_id)
+    with ended_on_error(uri, parent_run_id):
+        try:
+            mlflow.log_params({k: "None" if v is None else v for k, v in params.items()})
+            yield JobRun(mlflow, run.info.run_id)
+        except BaseException as exc:
+            mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            raise
+    mlflow.end_run("FINISHED")

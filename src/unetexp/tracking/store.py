@@ -1,0 +1,112 @@
+"""Where the MLflow store lives and how to open it: URI, SQLite file, lock, server check.
+
+Knows nothing of Hydra or TensorFlow; mlflow itself is imported only when a store is opened,
+so commands that do not train stay fast.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from unetexp.config.paths import project_root
+from unetexp.errors import ConfigError, first_line
+
+SQLITE = "sqlite:///"
+
+
+def default_uri() -> str:
+    """SQLite in the project's mlruns/, whatever the working directory."""
+    return f"{SQLITE}{project_root() / 'mlruns' / 'mlflow.db'}"
+
+
+def resolve_uri(uri: str | None) -> str:
+    """`tracking.uri`, else $MLFLOW_TRACKING_URI, else the project's SQLite store."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri()
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a `sqlite:///` URI; None for any other store."""
+    return Path(uri[len(SQLITE):]) if uri.startswith(SQLITE) else None
+
+
+def artifact_location(uri: str) -> str | None:
+    """Artifacts of a SQLite store go next to its file (MLflow's default is the cwd's ./mlruns)."""
+    db = sqlite_path(uri)
+    return (db.resolve().parent / "artifacts").as_uri() if db else None
+
+
+def quiet_mlflow() -> None:
+    """MLflow's and alembic's INFO lines (schema creation, migrations, store opening) are not news."""
+    for name in ("alembic", "mlflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def client(uri: str | None):
+    """An MlflowClient on the store `uri` names (resolved)."""
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=resolve_uri(uri))
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Serialise schema and experiment creation: parallel jobs would collide on a new store."""
+    db = sqlite_path(uri)
+    if db is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.parent / ".unetexp.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _check_server(uri: str) -> None:
+    """Fail in seconds, not after minutes of MLflow's retries, when a server is unreachable."""
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).close()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(f"tracking.uri={uri}: MLflow server unreachable ({reason})") from None
+
+
+def connect(uri: str | None, experiment: str) -> str:
+    """Point MLflow at the store and return the experiment's id, creating it if needed; runs
+    left RUNNING by dead processes of this host are closed on the way (`stale`)."""
+    from unetexp.tracking.stale import close_stale_runs
+
+    uri = resolve_uri(uri)
+    if uri.startswith(("http://", "https://")):
+        _check_server(uri)
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    import mlflow
+
+    quiet_mlflow()
+    mlflow.set_tracking_uri(uri)
+    try:
+        with _store_lock(uri):
+            client = mlflow.MlflowClient()
+            found = client.get_experiment_by_name(experiment)
+            if found is None:
+                return client.create_experiment(experiment, artifact_location=artifact_location(uri))
+            if found.lifecycle_stage != "deleted":
+                close_stale_runs(client, found.experiment_id)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a store MLflow cannot open: say which, in one line
+        raise ConfigError(f"tracking.uri={uri}: cannot use this MLflow store "
+                          f"({first_line(exc)})") from None
+    if found.lifecycle_stage == "deleted":
+        raise ConfigError(f"tracking.experiment={experiment!r} is deleted in {uri}: restore it "
+                          f"(mlflow experiments restore) or choose another name")
+    return found.experiment_id

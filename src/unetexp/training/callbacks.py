@@ -1,0 +1,105 @@
+"""Keras callbacks of a job and the metric names MLflow shows: EarlyStopping and
+ReduceLROnPlateau from the config, and the per-epoch reporter. Imports TensorFlow."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from unetexp.training.runtime import keras
+
+log = logging.getLogger(__name__)
+
+EPOCH_KEYS = ("loss", "accuracy", "dice", "iou", "val_loss", "val_accuracy", "val_dice", "val_iou")
+FULL_HEAD = "output1"  # the full-resolution head of a deep-supervision model
+
+def flat_metrics(logs: dict, deep: bool) -> dict[str, float]:
+    """Keras's epoch (or evaluate) logs under the names MLflow shows.
+
+    A plain model keeps `loss`, `accuracy`, `dice`, `iou` (and `val_*`). For a deep-supervision
+    model the same names carry the full-resolution head's values (Keras's `output1_*`), so
+    that runs compare like with like; the weighted sum of the heads' losses becomes
+    `loss_total`, and the side heads keep Keras's names (`output2_loss`, `val_output3_dice`).
+    """
+    logs = {k: float(v) for k, v in (logs or {}).items()}
+    if not deep:
+        return {k: v for k, v in logs.items() if k in EPOCH_KEYS}
+    out = {}
+    for key, value in logs.items():
+        prefix = "val_" if key.startswith("val_") else ""
+        base = key[len(prefix):]
+        if base == "loss":
+            out[f"{prefix}loss_total"] = value
+        elif base.startswith(f"{FULL_HEAD}_"):
+            out[prefix + base[len(FULL_HEAD) + 1:]] = value
+        elif base.startswith(("output2_", "output3_")):
+            out[key] = value
+    return out
+
+
+def keras_monitor(name: str, deep: bool) -> str:
+    """The Keras log key behind a monitored metric name (the flat names of `flat_metrics`)."""
+    if not deep or name.startswith(("output", "val_output")):
+        return name
+    if name.endswith("loss_total"):
+        return name[: -len("_total")]  # val_loss_total -> Keras's val_loss (weighted sum)
+    prefix = "val_" if name.startswith("val_") else ""
+    return f"{prefix}{FULL_HEAD}_{name[len(prefix):]}"  # val_loss -> val_output1_loss
+
+
+def _mode(name: str) -> str:
+    return "min" if name.endswith(("loss", "loss_total")) else "max"
+
+
+def make_callbacks(train_cfg, deep: bool = False) -> list[keras.callbacks.Callback]:
+    """EarlyStopping and ReduceLROnPlateau as `train.early_stopping` / `train.reduce_lr` say
+    (none when both are disabled, as in the ablation tables)."""
+    callbacks: list[keras.callbacks.Callback] = []
+    es, rl = train_cfg.early_stopping, train_cfg.reduce_lr
+    if es.enabled:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=keras_monitor(es.monitor, deep), mode=_mode(es.monitor),
+            patience=es.patience, min_delta=es.min_delta,
+            restore_best_weights=es.restore_best_weights))
+    if rl.enabled:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=keras_monitor(rl.monitor, deep), mode=_mode(rl.monitor),
+            factor=rl.factor, patience=rl.patience, min_delta=rl.min_delta, min_lr=rl.min_lr))
+    return callbacks
+
+
+class EpochReporter(keras.callbacks.Callback):
+    """One log line per epoch, and the epoch's metrics (with the learning rate the epoch used)
+    to `on_epoch`; keeps the history under the flat names. Goes first among the callbacks, so
+    the learning rate is read before ReduceLROnPlateau changes it."""
+
+    def __init__(self, epochs: int, label: str, on_epoch: Callable[[int, dict], None] | None,
+                 deep: bool = False):
+        super().__init__()
+        self.epochs, self.label, self.on_epoch, self.deep = epochs, label, on_epoch, deep
+        self.history: dict[str, list[float]] = {}
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = flat_metrics(logs, self.deep)
+        metrics["lr"] = float(self.model.optimizer.learning_rate.numpy())
+        for key, value in metrics.items():
+            self.history.setdefault(key, []).append(value)
+        shown = "  ".join(f"{k} {metrics[k]:.4f}" for k in EPOCH_KEYS if k in metrics)
+        log.info("%sepoch %d/%d  %s  lr %.2g  (%.1fs)", self.label, epoch + 1, self.epochs,
+                 shown, metrics["lr"], time.perf_counter() - self._start)
+        if self.on_epoch:
+            self.on_epoch(epoch + 1, metrics)
+
+
+def best_epoch(history: dict[str, list[float]], callbacks: list) -> int:
+    """From 1: early stopping's best epoch (the restored weights' one when it restores them),
+    else the epoch with the lowest validation loss."""
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.EarlyStopping) and callback.best is not None:
+            return int(callback.best_epoch) + 1
+    values = history.get("val_loss") or [0.0]
+    return int(min(range(len(values)), key=values.__getitem__)) + 1

@@ -1,0 +1,125 @@
+"""Fit and evaluate one configured U-Net with Keras `fit`.
+
+Knows nothing of Hydra or MLflow: per-epoch metrics go to the `on_epoch` callable the caller
+passes. Imports TensorFlow (through `runtime`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from unetexp.training import keras_private
+from unetexp.training.callbacks import EpochReporter, best_epoch, flat_metrics, make_callbacks
+from unetexp.training.evaluation import pixel_report, report_metrics
+from unetexp.training.losses import make_loss, make_metrics
+from unetexp.training.model import build_from_config, count_params
+from unetexp.training.runtime import keras, seed_everything, set_threads
+
+if TYPE_CHECKING:
+    from unetexp.data.split import Splits
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+              "rmsprop": keras.optimizers.RMSprop}
+
+
+@dataclass
+class Result:
+    model: keras.Model
+    n_params: int
+    train_time_s: float
+    epochs_run: int
+    history: dict[str, list[float]]  # flat epoch metric names (see `flat_metrics`) and lr
+    test: dict[str, float]  # test_loss, test_accuracy, test_dice, test_iou, test_<class>_<score>
+    report: dict = field(default_factory=dict)  # classification report (scikit-learn dict)
+    best_epoch: int = 0  # from 1: the restored weights' epoch, else the lowest val_loss
+    probabilities: Any = None  # test-set predictions of the full-resolution head (N, H, W, 1)
+
+
+def head_targets(masks, n_heads: int) -> list:
+    """Deep-supervision targets: the masks, then resized to 1/2 and 1/4 with nearest neighbour
+    (`tf.image.resize(method="nearest")`, as the study did)."""
+    import numpy as np
+    import tensorflow as tf
+
+    height, width = masks.shape[1:3]
+    targets = [masks]
+    for level in range(1, n_heads):
+        size = (height // 2 ** level, width // 2 ** level)
+        targets.append(np.asarray(tf.image.resize(masks, size, method="nearest")))
+    return targets
+
+
+def compile_model(model: keras.Model, cfg, deep: bool) -> None:
+    """Optimizer, loss and metrics; a deep-supervision model gets one loss per head (weights
+    `loss.head_weights`) and the metrics on every head."""
+    optimizer = OPTIMIZERS[cfg.train.optimizer](learning_rate=cfg.train.lr)
+    if not deep:
+        model.compile(optimizer=optimizer, loss=make_loss(cfg.loss.name, cfg.loss.alpha),
+                      metrics=make_metrics())
+        return
+    heads = list(model.output_names)
+    weights = list(cfg.loss.head_weights)
+    model.compile(
+        optimizer=optimizer,
+        loss={h: make_loss(cfg.loss.name, cfg.loss.alpha) for h in heads},
+        loss_weights={h: float(weights[i]) for i, h in enumerate(heads)},
+        metrics={h: make_metrics() for h in heads},
+    )
+
+
+def prepare_optimizer(model: keras.Model) -> None:
+    """Two changes that keep a sequential multirun from growing job after job, with the same
+    numbers (a test compares the weights with stock Keras's): the slot variables are created
+    now, eagerly (left to the first training step, they are created under `tf.cond`s whose
+    graphs outlive `clear_session()`: 88 for Adam at depth 3); and on one device the updates
+    take Keras's generic loop (`keras_private`)."""
+    model.optimizer.build(model.trainable_variables)
+    keras_private.use_generic_update_step(model.optimizer)
+
+
+def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> Result:
+    """Build, compile and fit the model `cfg` describes, then evaluate it on the test split."""
+    set_threads(cfg.train.intra_op_threads, cfg.train.inter_op_threads, label)
+    seed_everything(cfg.seed, cfg.train.deterministic)
+    model = build_from_config(cfg.model, splits.x_train.shape[1:])
+    n_heads = len(model.outputs)
+    deep = n_heads > 1
+    compile_model(model, cfg, deep)
+    prepare_optimizer(model)
+
+    def targets(masks):
+        return head_targets(masks, n_heads) if deep else masks
+
+    reporter = EpochReporter(cfg.train.epochs, label, on_epoch, deep)
+    callbacks = make_callbacks(cfg.train, deep)
+    start = time.perf_counter()
+    model.fit(
+        splits.x_train, targets(splits.y_train),
+        validation_data=(splits.x_val, targets(splits.y_val)),
+        epochs=cfg.train.epochs,
+        batch_size=cfg.train.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[reporter, *callbacks],
+    )
+    train_time = time.perf_counter() - start
+    scores = model.evaluate(splits.x_test, targets(splits.y_test), batch_size=cfg.train.batch_size,
+                            verbose=0, return_dict=True)
+    test = {f"test_{k}": v for k, v in flat_metrics(scores, deep).items()}
+    probabilities = model.predict(splits.x_test, batch_size=cfg.train.batch_size, verbose=0)
+    if deep:
+        probabilities = probabilities[0]
+    report = pixel_report(splits.y_test, probabilities)
+    test.update(report_metrics(report))
+    return Result(
+        model=model,
+        n_params=count_params(model),
+        train_time_s=train_time,
+        epochs_run=len(reporter.history.get("loss", [])),
+        history=reporter.history,
+        test=test,
+        report=report,
+        best_epoch=best_epoch(reporter.history, callbacks),
+        probabilities=probabilities,
+    )

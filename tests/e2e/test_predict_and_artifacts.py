@@ -1,0 +1,178 @@
+"""A final experiment end to end: its MLflow keys and artifacts, then `unetexp predict` with
+the model it logged, on good and bad image files."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import heavy_imports, run_cli, search_runs
+
+TINY_FINAL = ["data=synthetic", "data.count=24", "data.size=16", "train.epochs=2"]
+
+
+@pytest.fixture(scope="module")
+def deep_run(tmp_path_factory):
+    """`python -m unetexp +experiment=unet_deep` (2 epochs, 16x16 synthetic) into a fresh store."""
+    tmp = tmp_path_factory.mktemp("final")
+    store = f"sqlite:///{tmp / 'store' / 'mlflow.db'}"
+    out = run_cli("+experiment=unet_deep", *TINY_FINAL, f"tracking.uri={store}", cwd=tmp)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = search_runs(store).iloc[0]
+    return store, run, tmp, out
+
+
+def test_final_run_logs_best_epoch_lr_and_the_full_head_metrics(deep_run):
+    import mlflow
+
+    store, run, _, out = deep_run
+    assert run["tags.mlflow.runName"] == "unet_deep-s0" and run["status"] == "FINISHED"
+    assert run["params.data.n_val"] != run["params.data.n_test"]  # a separate validation split
+    assert run["metrics.n_params"] == 388_307
+    assert run["metrics.epochs_run"] == 2 and 1 <= run["metrics.best_epoch"] <= 2
+    for key in ("test_loss", "test_dice", "test_accuracy", "test_loss_total", "test_object_f1"):
+        assert run[f"metrics.{key}"] == run[f"metrics.{key}"], key  # present, not NaN
+    client = mlflow.MlflowClient(tracking_uri=store)
+    for key in ("loss", "val_loss", "accuracy", "val_dice", "lr", "loss_total", "val_output2_loss"):
+        assert [m.step for m in client.get_metric_history(run["run_id"], key)] == [1, 2], key
+    assert "done unet_deep-s0: 388307 params, 2 epochs (best" in out.stderr + out.stdout
+
+
+def test_final_run_artifacts(deep_run):
+    import mlflow
+
+    store, run, tmp, _ = deep_run
+    client = mlflow.MlflowClient(tracking_uri=store)
+    names = {a.path for a in client.list_artifacts(run["run_id"])}
+    assert names == {"config.yaml", "classification_report.json", "learning_curves.png",
+                     "predictions.png", "model.keras"}
+    folder = Path(client.download_artifacts(run["run_id"], "", str(tmp / "artifacts")))
+    for png in ("learning_curves.png", "predictions.png"):
+        with Image.open(folder / png) as picture:
+            assert picture.format == "PNG" and picture.width > 600
+    from unetexp.training.fit import keras  # the model loads without unetexp's custom objects too
+
+    model = keras.models.load_model(folder / "model.keras", compile=False)
+    assert model.output_names == ["output1", "output2", "output3"]
+    assert model.input_shape == (None, 16, 16, 3)
+
+
+def write_images(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(folder / "rgb.png")
+    Image.fromarray(rng.integers(0, 256, (24, 50), dtype=np.uint8), mode="L").save(folder / "gray.png")
+    Image.fromarray(rng.integers(0, 256, (20, 20, 4), dtype=np.uint8), mode="RGBA").save(folder / "alpha.png")
+    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    (folder / "notes.txt").write_text("not an image")
+
+
+def run_predict(*args: str, cwd: Path):
+    return subprocess.run([sys.executable, "-m", "unetexp", "predict", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_predict_with_a_run_id_skips_bad_files(deep_run, tmp_path):
+    store, run, _, _ = deep_run
+    write_images(tmp_path / "in")
+    out = run_predict(run["run_id"], str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+                      "--tracking-uri", store, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    skipped = [line for line in out.stderr.splitlines() if line.startswith("unetexp: skipped ")]
+    assert len(skipped) == 2 and "Traceback" not in out.stderr
+    assert any("corrupt.png" in line for line in skipped) and any("notes.txt" in line for line in skipped)
+    assert "3 image(s) -> " in out.stdout and "2 skipped" in out.stdout
+    for name, size in (("rgb", (30, 40)), ("gray", (50, 24)), ("alpha", (20, 20))):
+        with Image.open(tmp_path / "out" / f"{name}_mask.png") as mask:
+            assert mask.size == size and mask.mode == "L"  # resized back to the image
+            assert set(np.unique(np.asarray(mask))) <= {0, 255}
+        with Image.open(tmp_path / "out" / f"{name}_overlay.png") as overlay:
+            assert overlay.size == size and overlay.mode == "RGB"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        f"{n}_{kind}.png" for n in ("rgb", "gray", "alpha") for kind in ("mask", "overlay"))
+
+
+def test_predict_with_a_keras_file_on_one_image(deep_run, tmp_path):
+    import mlflow
+
+    store, run, _, _ = deep_run
+    model = mlflow.MlflowClient(tracking_uri=store).download_artifacts(
+        run["run_id"], "model.keras", str(tmp_path))
+    write_images(tmp_path / "in")
+    out = run_predict(model, str(tmp_path / "in" / "rgb.png"), "--threshold", "0.3", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "predictions" / "rgb_mask.png").is_file()  # default --out
+    assert (tmp_path / "predictions" / "rgb_overlay.png").is_file()
+
+
+def test_predict_fails_in_one_line_when_nothing_can_be_processed(deep_run, tmp_path):
+    store, run, _, _ = deep_run
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    out = run_predict(run["run_id"], str(tmp_path / "in"), "--tracking-uri", store, cwd=tmp_path)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert lines[0].startswith("unetexp: skipped ") and "broken.jpg" in lines[0]
+    assert lines[-1].startswith("unetexp: error: ") and "no image could be processed" in lines[-1]
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("model,existing_store,fragment", [
+    ("missing.keras", True, "missing.keras: no such model file, and not an MLflow run id"),
+    ("0" * 32, True, f"run {'0' * 32} not found in sqlite:///"),
+    ("0" * 32, False, f"run {'0' * 32} not found: no MLflow store at sqlite:///"),
+])
+def test_predict_bad_model(model, existing_store, fragment, deep_run, tmp_path):
+    store = deep_run[0] if existing_store else f"sqlite:///{tmp_path / 'none.db'}"
+    write_images(tmp_path / "in")
+    out = run_predict(model, str(tmp_path / "in"), "--tracking-uri", store, cwd=tmp_path)
+    assert not (tmp_path / "none.db").exists()
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()]
+    assert out.stderr.startswith("unetexp: error: ") and fragment in out.stderr
+
+
+def test_predict_run_without_a_model(deep_run, tmp_path):
+    import mlflow
+
+    store, run, _, _ = deep_run
+    client = mlflow.MlflowClient(tracking_uri=store)
+    bare = client.create_run(run["experiment_id"], run_name="ablation").info.run_id
+    client.set_terminated(bare)
+    write_images(tmp_path / "in")
+    out = run_predict(bare, str(tmp_path / "in"), "--tracking-uri", store, cwd=tmp_path)
+    assert out.returncode == 2
+    assert f"run {bare} has no model.keras artifact: train with train.save_model=true" in out.stderr
+
+
+def test_predict_missing_input(tmp_path):
+    out = run_predict("model.keras", str(tmp_path / "nothing"), cwd=tmp_path)
+    assert out.returncode == 2 and "nothing: no such file or folder" in out.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--cfg", "job", "+experiment=unet_deep"]])
+def test_commands_that_do_not_train_never_import_matplotlib_or_tensorflow(args, tmp_path):
+    assert heavy_imports(*args, cwd=tmp_path) == []
+
+
+def test_help_lists_the_experiments(tmp_path):
+    out = run_cli("--help", cwd=tmp_path)
+    assert "experiment: unet_best, unet_deep, unet_simple" in out.stdout
+
+
+PETS = Path(os.environ.get("UNETEXP_DATA_DIR", "")) / "oxford_pets_64_red.npz"
+
+
+@pytest.mark.skipif(not PETS.is_file(), reason="the study's dataset is not built here "
+                    "(set UNETEXP_DATA_DIR to a folder holding oxford_pets_64_red.npz)")
+def test_final_experiment_splits_on_the_real_data(tmp_path, store):
+    out = run_cli("+experiment=unet_simple", "train.epochs=2", f"tracking.uri={store}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = search_runs(store).iloc[0]
+    assert (run["params.data.n_train"], run["params.data.n_val"], run["params.data.n_test"]) == ("531", "59", "148")
+    assert run["metrics.n_params"] == 388_209 and run["metrics.test_accuracy"] > 0.5

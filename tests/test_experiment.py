@@ -1,0 +1,23 @@
+"""One job's own checks (`unetexp.experiment`); its runs end to end are in e2e/."""
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import write_npz
+from unetexp.config.schema import DataConfig
+from unetexp.data.load import load_dataset
+from unetexp.errors import ConfigError
+from unetexp.experiment import check_image_size
+
+
+def test_image_size_the_depth_cannot_halve(tmp_path):
+    """The data layer knows no model: the job checks the depth against the loaded images."""
+    path = write_npz(tmp_path / "odd.npz", size=12)  # 12 = 4 * 3: depth 2 is fine, 3 is not
+    dataset = load_dataset(OmegaConf.structured(DataConfig(name="npz", path=str(path))))
+    check_image_size(2, dataset)
+    assert dataset.images.shape[1] == 12
+    with pytest.raises(ConfigError) as info:
+        check_image_size(3, dataset)
+    assert "model.depth=3 is too deep for 12x12 images from" in str(info.value)
+    assert "odd.npz" in str(info.value) and "allowed depth: 1..2" in str(info.value)
