@@ -10,6 +10,7 @@ import pandas as pd
 
 from unetexp.errors import UnetexpError, exit_with_error
 from unetexp.markdown import markdown_table
+from unetexp.power import POWER_NOTE
 from unetexp.runs import FACTORS, aggregate, factor_columns, order_columns
 from unetexp.study import TABLE_ORDER, reference, check_conclusions
 
@@ -76,6 +77,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("a", help="export CSV (per run or --aggregate)")
     p.add_argument("b", nargs="?", default="study", help="export CSV, study or study:NAME (default: study)")
     p.add_argument("--metric", default="test_accuracy", help="metric the conclusions are tested on")
+    p.add_argument("--effect", type=float, default=0.01,
+                   help="smallest difference that matters, in metric units (default 0.01: one "
+                        "point of accuracy): seeds needed to detect it, and 'equivalent' when "
+                        "the interval lies inside +-effect")
     p.add_argument("--only-changed", action="store_true", help="hide factor columns that never vary")
     p.add_argument("--csv", help="also write the side-by-side table to this CSV file")
     return p
@@ -89,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"## {args.a} (A) vs {args.b} (B)\n\n{markdown_table(table)}")
         for label, runs in (("A", runs_a), ("B", runs_b)):
             if runs is not None and runs.groupby(factor_columns(runs)).size().max() > 1:
-                tests = check_conclusions(runs, args.metric)
+                tests = check_conclusions(runs, args.metric, effect=args.effect)
                 print(f"\n## The study's conclusions on {label} ({args.metric}, p < 0.05 after Holm)\n")
+                print(POWER_NOTE.format(effect=args.effect) + "\n")
                 print(markdown_table(tests) if not tests.empty else
                       "No comparison behind the study's conclusions is covered by these runs.")
     except UnetexpError as exc:
