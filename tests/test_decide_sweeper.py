@@ -56,7 +56,7 @@ def test_decide_with_the_basic_launcher(tmp_path, store):
 
 @pytest.mark.slow
 def test_decide_with_the_joblib_launcher_then_reuses_every_run(tmp_path, store):
-    out = run_cli(*DECIDE, *JOBLIB, f"tracking.uri={store}", cwd=tmp_path)
+    out = run_cli(*DECIDE, *JOBLIB, f"tracking.uri={store}", cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     runs = search_runs(store)
     parent = runs[runs["tags.role"] == "sweep"].iloc[0]

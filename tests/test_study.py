@@ -10,7 +10,8 @@ from scipy import stats
 
 from test_config import make_cfg
 from unetexp.config import config_hash
-from unetexp.study import conclusions, difference_test, holm, reference, tables, check_conclusions
+from unetexp.power import holm
+from unetexp.study import conclusions, difference_test, reference, tables, check_conclusions
 
 
 def test_each_table_sweep_fixes_its_base_and_varies_its_factor():

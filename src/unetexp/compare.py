@@ -10,9 +10,8 @@ import pandas as pd
 
 from unetexp.errors import UnetexpError, exit_with_error
 from unetexp.markdown import markdown_table
-from unetexp.power import POWER_NOTE
 from unetexp.runs import FACTORS, aggregate, factor_columns, order_columns
-from unetexp.study import TABLE_ORDER, reference, check_conclusions
+from unetexp.study import POWER_NOTE, TABLE_ORDER, reference, check_conclusions
 
 SHOWN = ["n_params", "train_time_s", "test_accuracy", "test_dice"]
 

@@ -8,11 +8,6 @@ import math
 from scipy.special import nctdtr, ndtri, stdtr, stdtrit
 
 MAX_SEEDS = 10_000  # beyond this, "seeds needed" is reported as inf
-POWER_NOTE = ("ci_low..ci_high: 95 % interval of diff; sd_diff: SD of the paired differences; "
-              "seeds_for_diff / seeds_for_effect: seeds per config for 80 % power at the "
-              "table's Bonferroni level (alpha / comparisons) to detect the observed diff / "
-              "an effect of {effect:g}; verdict: significant after Holm, else 'equivalent' when "
-              "the TOST interval lies inside +-{effect:g}, else undecided.")
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -23,6 +18,22 @@ def holm(p_values: list[float]) -> list[float]:
         running = max(running, min(1.0, (len(tested) - rank) * p))
         adjusted[i] = running
     return adjusted
+
+
+def sd_of(values) -> float:
+    """Sample standard deviation (n - 1); 0 for fewer than two values."""
+    n = len(values)
+    mean = sum(values) / n if n else 0.0
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+
+
+def mean_zero_p(d: list[float]) -> float:
+    """Two-sided p-value of the one-sample t-test that the mean of `d` is 0 (the paired t-test
+    of the differences `d`); NaN without a spread. Plain floats: a few values, many calls."""
+    n, sd = len(d), sd_of(d)
+    if not sd > 0:
+        return math.nan
+    return float(2.0 * stdtr(n - 1, -abs(sum(d) / n) / (sd / math.sqrt(n))))
 
 
 def t_quantile(q: float, df: float) -> float:

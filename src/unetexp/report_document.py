@@ -12,9 +12,8 @@ import pandas as pd
 from unetexp import plots
 from unetexp.figure_pool import FigurePool
 from unetexp.markdown import markdown_table
-from unetexp.power import POWER_NOTE
 from unetexp.runs import aggregate
-from unetexp.study import Table, check_conclusions, reference, tables
+from unetexp.study import POWER_NOTE, Table, check_conclusions, reference, tables
 
 LABELS = {"model.depth": "depth", "model.convs": "convs", "model.upsample": "upsampling",
           "model.bottleneck": "bottleneck", "loss.name": "loss"}

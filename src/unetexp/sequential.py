@@ -22,7 +22,8 @@ import numpy as np
 from scipy.special import stdtr
 
 from unetexp.errors import ConfigError
-from unetexp.power import holm, seeds_for_equivalence, seeds_needed, tost_p, verdict
+from unetexp.power import (holm, mean_zero_p, sd_of, seeds_for_equivalence, seeds_needed,
+                           tost_p, verdict)
 
 MC_DRAWS, MC_CHUNK, MC_SEED = 200_000, 20_000, 20261125
 SHAPE = 3.0  # look k gets a nominal level in proportion to (n_k / n_K) ** SHAPE: late looks,
@@ -78,10 +79,10 @@ def weights(looks: tuple[int, ...]) -> np.ndarray:
     return (np.array(looks, dtype=float) / looks[-1]) ** SHAPE
 
 
-def weighted_minimum(p_values: list[float], looks: tuple[int, ...]) -> float:
-    """The statistic of the sequential test: the smallest p_k / w_k over the looks seen."""
+def weighted_minimum(p_by_look: dict[int, float], looks: tuple[int, ...]) -> float:
+    """The statistic of the sequential test: the smallest p_k / w_k over the looks k seen."""
     w = weights(looks)
-    return min((p / w[k] for k, p in enumerate(p_values)), default=math.nan)
+    return min((p / w[k] for k, p in p_by_look.items()), default=math.nan)
 
 
 @lru_cache(maxsize=8)
@@ -122,11 +123,9 @@ def look_stats(values_a: dict, values_b: dict, n: int, effect: float) -> dict | 
     seeds = range(n)
     if any(s not in values_a or s not in values_b for s in seeds):
         return None
-    d = [values_a[s] - values_b[s] for s in seeds]  # plain floats: a few, many times in tests
-    diff = sum(d) / n
-    sd = math.sqrt(sum((v - diff) ** 2 for v in d) / (n - 1))
-    p = float(2.0 * stdtr(n - 1, -abs(diff) / (sd / math.sqrt(n)))) if sd > 0 else math.nan
-    return {"n": n, "diff": diff, "sd_diff": sd, "p": p, "p_tost": tost_p(diff, sd, n, effect)}
+    d = [values_a[s] - values_b[s] for s in seeds]
+    diff, sd = sum(d) / n, sd_of(d)
+    return {"n": n, "diff": diff, "sd_diff": sd, "p": mean_zero_p(d), "p_tost": tost_p(diff, sd, n, effect)}
 
 
 def evaluate(comparisons: list[Comparison], results: dict, reached: dict, design: Design) -> list[dict]:
@@ -136,16 +135,16 @@ def evaluate(comparisons: list[Comparison], results: dict, reached: dict, design
     two, one = null_minima(design.looks)
     rows = []
     for c in comparisons:
-        seen = [look_stats(results.get(c.a, {}), results.get(c.b, {}), n, design.effect)
-                for n in design.looks if n <= reached[c.name]]
-        seen = [s for s in seen if s]
-        last = seen[-1] if seen else {"n": 0, "diff": math.nan, "sd_diff": math.nan,
-                                      "p": math.nan, "p_tost": math.nan}
+        seen = {k: look_stats(results.get(c.a, {}), results.get(c.b, {}), n, design.effect)
+                for k, n in enumerate(design.looks) if n <= reached[c.name]}
+        seen = {k: s for k, s in seen.items() if s}
+        last = seen[max(seen)] if seen else {"n": 0, "diff": math.nan, "sd_diff": math.nan,
+                                             "p": math.nan, "p_tost": math.nan}
         rows.append({"table": c.family, "comparison": c.name, **last,
-                     "p_seq": sequential_p(weighted_minimum([s["p"] for s in seen], design.looks),
-                                           two, design.looks),
-                     "p_seq_tost": sequential_p(
-                         weighted_minimum([s["p_tost"] for s in seen], design.looks), one, design.looks)})
+                     "p_seq": sequential_p(weighted_minimum({k: s["p"] for k, s in seen.items()},
+                                                            design.looks), two, design.looks),
+                     "p_seq_tost": sequential_p(weighted_minimum(
+                         {k: s["p_tost"] for k, s in seen.items()}, design.looks), one, design.looks)})
     for family in dict.fromkeys(c.family for c in comparisons):
         members = [(c, r) for c, r in zip(comparisons, rows) if c.family == family]
         level = design.alpha / len(members)

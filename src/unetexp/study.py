@@ -11,9 +11,14 @@ from omegaconf import OmegaConf
 
 from unetexp.config import flatten
 from unetexp.paths import sweeps_dir
-from unetexp.power import assess, holm  # noqa: F401 (holm: this module's API)
 
 TABLE_ORDER = ("depth", "convs", "upsample", "bottleneck", "loss")
+# what the power columns of check_conclusions mean (compare and report print it)
+POWER_NOTE = ("ci_low..ci_high: 95 % interval of diff; sd_diff: SD of the paired differences; "
+              "seeds_for_diff / seeds_for_effect: seeds per config for 80 % power at the "
+              "table's Bonferroni level (alpha / comparisons) to detect the observed diff / "
+              "an effect of {effect:g}; verdict: significant after Holm, else 'equivalent' when "
+              "the TOST interval lies inside +-{effect:g}, else undecided.")
 
 
 @dataclass
@@ -70,18 +75,11 @@ def _two_sided_p(t: float, df: float) -> float:
     return float(2.0 * stdtr(df, -abs(t))) if df > 0 and not math.isnan(t) else math.nan
 
 
-def sd_of(values) -> float:
-    """Sample standard deviation (n - 1); 0 for fewer than two values."""
-    n = len(values)
-    mean = sum(values) / n if n else 0.0
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-
-
 def paired_t(x, y) -> float:
     """p-value of the paired t-test (same as scipy.stats.ttest_rel)."""
-    d = [a - b for a, b in zip(x, y)]
-    n, sd = len(d), sd_of(d)
-    return _two_sided_p(sum(d) / n / (sd / math.sqrt(n)), n - 1) if sd > 0 else math.nan
+    from unetexp.power import mean_zero_p  # scipy.special: loaded when a test runs
+
+    return mean_zero_p([a - b for a, b in zip(x, y)])
 
 
 def welch_t(x, y) -> float:
@@ -102,6 +100,8 @@ def difference_test(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> dict:
     """Mean difference a - b and its p-value: paired by seed when both sides share at least two
     seeds (same split and initialisation), Welch's t-test otherwise. `sd_diff`: the SD of the
     paired differences, or for Welch that of a difference of two independent runs."""
+    from unetexp.power import sd_of
+
     shared = sorted(set(a["seed"]) & set(b["seed"]))
     if len(shared) >= 2:
         x = a.set_index("seed").loc[shared, metric].to_numpy(float)
@@ -121,6 +121,8 @@ def check_conclusions(runs: pd.DataFrame, metric: str = "test_accuracy", alpha: 
     is significant at `alpha` in the study's direction (a better than b where the study has no
     number for the metric), and its power columns (power.assess: interval, seeds needed for
     the difference and for `effect`, verdict)."""
+    from unetexp.power import assess, holm
+
     by_name = {t.name: t for t in tables()}
     rows = []
     for sweep, group in conclusions().groupby("sweep", sort=False):
