@@ -3,6 +3,7 @@ into a temporary MLflow store, with the basic and the joblib launcher; the decis
 back from the sweep's parent run."""
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -16,6 +17,10 @@ DECIDE = ["-m", "+sweep=upsample", "hydra/sweeper=decide", "hydra.sweeper.budget
           "hydra.sweeper.initial_seeds=2", "hydra.sweeper.seeds_per_round=1",
           "hydra.sweeper.max_rounds=2", "hydra.sweeper.effect=1e-6", *TINY]
 JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "train.intra_op_threads=1"]
+RAY = ["hydra/launcher=ray", "hydra.launcher.ray.init.address=local",
+       "+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.init.include_dashboard=false",
+       "train.intra_op_threads=1"]
+HAS_RAY = all(importlib.util.find_spec(m) for m in ("ray", "hydra_plugins.hydra_ray_launcher"))
 VERDICTS = ("upsampling better", "transpose better", "undecided")
 
 
@@ -66,6 +71,16 @@ def test_decide_with_the_joblib_launcher_then_reuses_every_run(tmp_path, store):
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"0 trained, {first['jobs']} skipped" in out.stdout + out.stderr
     assert check_decisions(store)["decisions"] == first["decisions"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_RAY, reason="Ray launcher not installed: pip install -e '.[scale]'")
+def test_decide_with_a_local_ray(tmp_path, store):
+    """Jobs in Ray workers: the sweeper reads their results from the store, not from them."""
+    out = run_cli(*DECIDE, *RAY, f"tracking.uri={store}", cwd=tmp_path,
+                  env={"RAY_USAGE_STATS_ENABLED": "0"}, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    check_decisions(store)
 
 
 @pytest.mark.parametrize("extra, message", [
