@@ -21,6 +21,7 @@ RAY = ["hydra/launcher=ray", "hydra.launcher.ray.init.address=local",
        "+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.init.include_dashboard=false",
        "train.intra_op_threads=1"]
 HAS_RAY = all(importlib.util.find_spec(m) for m in ("ray", "hydra_plugins.hydra_ray_launcher"))
+TIMEOUT = 900  # six trainings take a minute; far longer on a machine shared with others
 VERDICTS = ("upsampling better", "transpose better", "undecided")
 
 
@@ -53,7 +54,7 @@ def check_decisions(store: str) -> dict:
 
 @pytest.mark.slow
 def test_decide_with_the_basic_launcher(tmp_path, store):
-    out = run_cli(*DECIDE, f"tracking.uri={store}", cwd=tmp_path)
+    out = run_cli(*DECIDE, f"tracking.uri={store}", cwd=tmp_path, timeout=TIMEOUT)
     assert out.returncode == 0, out.stderr[-3000:]
     check_decisions(store)
     assert "decide round 1: 4 jobs (4 in all)" in out.stdout + out.stderr
@@ -61,13 +62,13 @@ def test_decide_with_the_basic_launcher(tmp_path, store):
 
 @pytest.mark.slow
 def test_decide_with_the_joblib_launcher_then_reuses_every_run(tmp_path, store):
-    out = run_cli(*DECIDE, *JOBLIB, f"tracking.uri={store}", cwd=tmp_path, timeout=600)
+    out = run_cli(*DECIDE, *JOBLIB, f"tracking.uri={store}", cwd=tmp_path, timeout=TIMEOUT)
     assert out.returncode == 0, out.stderr[-3000:]
     runs = search_runs(store)
     parent = runs[runs["tags.role"] == "sweep"].iloc[0]
     assert parent["tags.pid"] not in set(runs[runs["tags.role"] == "job"]["tags.pid"])
     first = check_decisions(store)
-    out = run_cli(*DECIDE, f"tracking.uri={store}", cwd=tmp_path)  # basic launcher, same sweep
+    out = run_cli(*DECIDE, f"tracking.uri={store}", cwd=tmp_path, timeout=TIMEOUT)  # basic, same sweep
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"0 trained, {first['jobs']} skipped" in out.stdout + out.stderr
     assert check_decisions(store)["decisions"] == first["decisions"]
@@ -78,7 +79,7 @@ def test_decide_with_the_joblib_launcher_then_reuses_every_run(tmp_path, store):
 def test_decide_with_a_local_ray(tmp_path, store):
     """Jobs in Ray workers: the sweeper reads their results from the store, not from them."""
     out = run_cli(*DECIDE, *RAY, f"tracking.uri={store}", cwd=tmp_path,
-                  env={"RAY_USAGE_STATS_ENABLED": "0"}, timeout=600)
+                  env={"RAY_USAGE_STATS_ENABLED": "0"}, timeout=TIMEOUT)
     assert out.returncode == 0, out.stderr[-3000:]
     check_decisions(store)
 
