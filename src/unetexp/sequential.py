@@ -90,17 +90,15 @@ def null_minima(looks: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Sorted null draws of the smallest weighted two-sided and one-sided paired-t p-value
     over all the planned looks (differences N(0, 1); any SD gives the same law)."""
     rng = np.random.default_rng(MC_SEED)
-    df = np.array(looks) - 1.0
+    n, last, w = np.array(looks, dtype=float), np.array(looks) - 1, weights(looks)
     two, one = [], []
     for _ in range(MC_DRAWS // MC_CHUNK):
         x = rng.standard_normal((MC_CHUNK, looks[-1]))
-        total, squares = x.cumsum(axis=1), (x * x).cumsum(axis=1)
-        n = np.array(looks, dtype=float)
-        mean = total[:, n.astype(int) - 1] / n
-        var = (squares[:, n.astype(int) - 1] - n * mean ** 2) / (n - 1)
-        t = mean / np.sqrt(var / n)
-        two.append((2.0 * stdtr(df, -np.abs(t)) / weights(looks)).min(axis=1))
-        one.append((stdtr(df, t) / weights(looks)).min(axis=1))
+        total, squares = x.cumsum(axis=1)[:, last], (x * x).cumsum(axis=1)[:, last]
+        mean = total / n
+        t = mean / np.sqrt((squares - n * mean ** 2) / (n - 1) / n)
+        two.append((2.0 * stdtr(n - 1, -np.abs(t)) / w).min(axis=1))
+        one.append((stdtr(n - 1, t) / w).min(axis=1))
     return np.sort(np.concatenate(two)), np.sort(np.concatenate(one))
 
 
