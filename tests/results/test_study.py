@@ -10,7 +10,8 @@ from scipy import stats
 
 from conftest import make_cfg
 from unetexp.config.hashing import config_hash
-from unetexp.results.study import conclusions, difference_test, holm, reference, tables, check_conclusions
+from unetexp.results.power import holm
+from unetexp.results.study import conclusions, difference_test, reference, tables, check_conclusions
 
 
 def test_each_table_sweep_fixes_its_base_and_varies_its_factor():

@@ -11,7 +11,7 @@ from unetexp.commands.base import Parser
 from unetexp.errors import UnetexpError, exit_with_error, first_line
 from unetexp.results.markdown import markdown_table
 from unetexp.results.runs import FACTORS, aggregate, factor_columns, order_columns
-from unetexp.results.study import TABLE_ORDER, reference, check_conclusions
+from unetexp.results.study import POWER_NOTE, TABLE_ORDER, reference, check_conclusions
 from unetexp.results import provenance
 
 SHOWN = ["n_params", "train_time_s", "test_accuracy", "test_dice"]
@@ -86,6 +86,10 @@ def parser() -> Parser:
     p.add_argument("a", help="export CSV (per run or --aggregate)")
     p.add_argument("b", nargs="?", default="study", help="export CSV, study or study:NAME (default: study)")
     p.add_argument("--metric", default="test_accuracy", help="metric the conclusions are tested on")
+    p.add_argument("--effect", type=float, default=0.01,
+                   help="smallest difference that matters, in metric units (default 0.01: one "
+                        "point of accuracy): seeds needed to detect it, and 'equivalent' when "
+                        "the interval lies inside +-effect")
     p.add_argument("--only-changed", action="store_true", help="hide factor columns that never vary")
     p.add_argument("--csv", help="also write the side-by-side table to this CSV file")
     return p
@@ -104,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{markdown_table(table)}")
         for label, runs in (("A", runs_a), ("B", runs_b)):
             if runs is not None and runs.groupby(factor_columns(runs)).size().max() > 1:
-                tests = check_conclusions(runs, args.metric)
+                tests = check_conclusions(runs, args.metric, effect=args.effect)
                 print(f"\n## The study's conclusions on {label} ({args.metric}, p < 0.05 after Holm)\n")
+                print(POWER_NOTE.format(effect=args.effect) + "\n")
                 print(markdown_table(tests) if not tests.empty else
                       "No comparison behind the study's conclusions is covered by these runs.")
     except UnetexpError as exc:

@@ -20,6 +20,8 @@ def parser() -> Parser:
         "whole experiment, logged as artifacts of the sweep's parent run."))
     add_source_args(p)
     p.add_argument("-o", "--out", help="folder to write (default: reports/<sweep or parent or experiment>)")
+    p.add_argument("--effect", type=float, default=0.01,
+                   help="smallest difference that matters (default 0.01), as for compare")
     p.add_argument("--no-log", action="store_true", help="do not log the report to MLflow")
     return p
 
@@ -34,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
             from unetexp.results.runs import all_runs, load_from_args, sweep_parents
             from unetexp.tracking.artifacts import log_files
 
-            files = build(load_from_args(args), out, f"unetexp report: {name}", figures)
+            files = build(load_from_args(args), out, f"unetexp report: {name}", figures,
+                          args.effect)
         parent = None
         if (args.parent or args.sweep) and not args.no_log:
             everything = all_runs(args.tracking_uri, args.experiment)

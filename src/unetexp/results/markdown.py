@@ -12,6 +12,8 @@ def cell(value, digits: int = 4) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
+        if math.isinf(value):  # e.g. seeds needed beyond any count
+            return "inf" if value > 0 else "-inf"
         if value == int(value):
             return str(int(value))
         return f"{value:.1f}" if abs(value) >= 1e3 else f"{value:.{digits}f}"

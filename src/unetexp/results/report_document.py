@@ -13,7 +13,7 @@ from unetexp.results import plots
 from unetexp.results.figure_pool import FigurePool
 from unetexp.results.markdown import markdown_table
 from unetexp.results.runs import aggregate
-from unetexp.results.study import Table, check_conclusions, reference, tables
+from unetexp.results.study import POWER_NOTE, Table, check_conclusions, reference, tables
 from unetexp.results import provenance
 
 LABELS = {"model.depth": "depth", "model.convs": "convs", "model.upsample": "upsampling",
@@ -85,7 +85,8 @@ def config_label(row) -> str:
     return f"d{row['model.depth']} c{row['model.convs']} {up} b{row['model.bottleneck']} {row['loss.name']}"
 
 
-def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool) -> list[Path]:
+def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool,
+          effect: float = 0.01) -> list[Path]:
     """Write report.md, report.html and the PNGs into `out` (the PNGs through `figures`,
     which may draw them in another process); return every file written."""
     provenance.require_one_source(runs)
@@ -122,13 +123,14 @@ def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool) -> lis
         files.append(png)
         sections += [("h2", "Accuracy vs parameters and time"), ("img", png.name)]
     if agg["n"].max() > 1:
-        tests = pd.concat([check_conclusions(runs, m) for m in ("test_accuracy", "test_dice")],
-                          ignore_index=True)
+        tests = pd.concat([check_conclusions(runs, m, effect=effect)
+                           for m in ("test_accuracy", "test_dice")], ignore_index=True)
         if not tests.empty:
             sections += [("h2", "Which of the study's conclusions hold (p < 0.05, Holm per table)"),
                          ("p", "diff = mean(a) - mean(b); paired t-test by seed where both configs "
                                "share seeds, Welch otherwise; `holds` = significant after Holm and "
-                               "in the study's direction (the sign of study_diff)."),
+                               "in the study's direction (the sign of study_diff). "
+                               + POWER_NOTE.format(effect=effect)),
                          ("table", tests)]
     (out / "report.md").write_text(to_markdown(sections))
     (out / "report.html").write_text(to_html(sections, title))

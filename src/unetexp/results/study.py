@@ -13,6 +13,12 @@ from unetexp.config.hashing import flatten
 from unetexp.config.paths import sweeps_dir
 
 TABLE_ORDER = ("depth", "convs", "upsample", "bottleneck", "loss")
+# what the power columns of check_conclusions mean (compare and report print it)
+POWER_NOTE = ("ci_low..ci_high: 95 % interval of diff; sd_diff: SD of the paired differences; "
+              "seeds_for_diff / seeds_for_effect: seeds per config for 80 % power at the "
+              "table's Bonferroni level (alpha / comparisons) to detect the observed diff / "
+              "an effect of {effect:g}; verdict: significant after Holm, else 'equivalent' when "
+              "the TOST interval lies inside +-{effect:g}, else undecided.")
 
 
 @dataclass
@@ -63,16 +69,6 @@ def conclusions() -> pd.DataFrame:
     return pd.read_csv(sweeps_dir() / "reference" / "conclusions.csv", dtype=str)
 
 
-def holm(p_values: list[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone)."""
-    tested = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
-    adjusted, running = [math.nan] * len(p_values), 0.0
-    for rank, (p, i) in enumerate(tested):  # NaN (untestable) comparisons do not count
-        running = max(running, min(1.0, (len(tested) - rank) * p))
-        adjusted[i] = running
-    return adjusted
-
-
 def _two_sided_p(t: float, df: float) -> float:
     from scipy.special import stdtr  # Student t CDF; scipy.stats would triple the import time
 
@@ -81,10 +77,9 @@ def _two_sided_p(t: float, df: float) -> float:
 
 def paired_t(x, y) -> float:
     """p-value of the paired t-test (same as scipy.stats.ttest_rel)."""
-    d = [a - b for a, b in zip(x, y)]
-    n, mean = len(d), sum(d) / len(d)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in d) / (n - 1)) if n > 1 else 0.0
-    return _two_sided_p(mean / (sd / math.sqrt(n)), n - 1) if sd > 0 else math.nan
+    from unetexp.results.power import mean_zero_p  # scipy.special: loaded when a test runs
+
+    return mean_zero_p([a - b for a, b in zip(x, y)])
 
 
 def welch_t(x, y) -> float:
@@ -103,28 +98,37 @@ def welch_t(x, y) -> float:
 
 def difference_test(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> dict:
     """Mean difference a - b and its p-value: paired by seed when both sides share at least two
-    seeds (same split and initialisation), Welch's t-test otherwise."""
+    seeds (same split and initialisation), Welch's t-test otherwise. `sd_diff`: the SD of the
+    paired differences, or for Welch that of a difference of two independent runs."""
+    from unetexp.results.power import sd_of
+
     shared = sorted(set(a["seed"]) & set(b["seed"]))
     if len(shared) >= 2:
         x = a.set_index("seed").loc[shared, metric].to_numpy(float)
         y = b.set_index("seed").loc[shared, metric].to_numpy(float)
-        return {"diff": float((x - y).mean()), "test": "paired t", "n": len(shared), "p": paired_t(x, y)}
+        return {"diff": float((x - y).mean()), "test": "paired t", "n": len(shared),
+                "p": paired_t(x, y), "sd_diff": sd_of(list(x - y))}
     x, y = a[metric].to_numpy(float), b[metric].to_numpy(float)
+    sd = math.hypot(sd_of(list(x)), sd_of(list(y))) if min(len(x), len(y)) > 1 else math.nan
     return {"diff": float(x.mean() - y.mean()) if len(x) and len(y) else math.nan,
-            "test": "Welch t", "n": min(len(x), len(y)), "p": welch_t(list(x), list(y))}
+            "test": "Welch t", "n": min(len(x), len(y)), "p": welch_t(list(x), list(y)), "sd_diff": sd}
 
 
-def check_conclusions(runs: pd.DataFrame, metric: str = "test_accuracy", alpha: float = 0.05) -> pd.DataFrame:
+def check_conclusions(runs: pd.DataFrame, metric: str = "test_accuracy", alpha: float = 0.05,
+                      effect: float = 0.01) -> pd.DataFrame:
     """For each comparison behind the study's choices that `runs` (one row per run) covers:
-    means, difference, test, p, Holm-adjusted p within the table, and whether the difference
+    means, difference, test, p, Holm-adjusted p within the table, whether the difference
     is significant at `alpha` in the study's direction (a better than b where the study has no
-    number for the metric)."""
+    number for the metric), and its power columns (power.assess: interval, seeds needed for
+    the difference and for `effect`, verdict)."""
+    from unetexp.results.power import assess, holm
+
     by_name = {t.name: t for t in tables()}
     rows = []
     for sweep, group in conclusions().groupby("sweep", sort=False):
         table = by_name[sweep]
         selected = table.select(runs)
-        table_rows = []
+        table_rows, labels = [], []
         for _, c in group.iterrows():
             a = selected[selected[table.factor].astype(str) == c["a"]]
             b = selected[selected[table.factor].astype(str) == c["b"]]
@@ -137,9 +141,12 @@ def check_conclusions(runs: pd.DataFrame, metric: str = "test_accuracy", alpha: 
                                "main": c["main"] == "1", "metric": metric,
                                "study_diff": ref_a - ref_b, "mean_a": a[metric].mean(),
                                "mean_b": b[metric].mean(), **difference_test(a, b, metric)})
-        for row, adjusted in zip(table_rows, holm([r["p"] for r in table_rows])):
+            labels.append((c["a"], c["b"]))
+        for row, (a, b), adjusted in zip(table_rows, labels, holm([r["p"] for r in table_rows])):
             row["p_holm"] = adjusted
             direction = row["study_diff"] if not math.isnan(row["study_diff"]) else 1.0
             row["holds"] = bool(adjusted < alpha and row["diff"] * direction > 0)
+            row.update(assess(row["diff"], row.pop("sd_diff"), row["n"], adjusted, len(table_rows),
+                              a, b, effect, alpha))
         rows.extend(table_rows)
     return pd.DataFrame(rows)

@@ -1,0 +1,1 @@
+"""unetexp's Hydra sweeper `hydra/sweeper=decide` (decide_sweeper.py)."""
