@@ -43,6 +43,14 @@ def test_runs_of_two_data_sources_are_never_pooled():
     require_one_source(RUNS.iloc[:2])  # one source: fine
 
 
+def test_runs_without_a_recorded_hash_join_their_file():
+    older = pd.DataFrame({"data_source": ["real.npz"], "data_count": [714], "data_sha256": [float("nan")]})
+    mixed = pd.concat([RUNS.iloc[:2], older])
+    require_one_source(mixed)
+    assert header(mixed) == header(RUNS.iloc[:2])
+    assert header(older) == ["data: real.npz (real photographs, 714 images, sha256 not recorded)"]
+
+
 def test_select_by_hash_prefix_or_path():
     assert len(select(RUNS, "295e")) == 2 and len(select(RUNS, "synthetic")) == 1
     with pytest.raises(UnetexpError, match="--data nope: no run on such data"):

@@ -24,12 +24,18 @@ def describe(source: str, count, sha: str) -> str:
 
 
 def sources(df) -> list[tuple]:
-    """Distinct (source, count, sha256) of a table of runs; [] when it carries none."""
+    """Distinct (source, count, sha256) of a table of runs; [] when it carries none. Runs logged
+    before the sha256 was recorded count as the same data as their file's recorded hash."""
     if "data_source" not in df.columns:
         return []
-    cols = [c for c in COLUMNS if c in df.columns]
-    rows = df[cols].drop_duplicates().to_dict("records")
-    return [(r["data_source"], r.get("data_count"), r.get("data_sha256", "")) for r in rows]
+    found = {}
+    for row in df.to_dict("records"):
+        sha = row.get("data_sha256")
+        sha = sha if isinstance(sha, str) else ""
+        key = (row["data_source"], sha)
+        found.setdefault(key, row.get("data_count"))
+    hashed = {source for source, sha in found if sha}
+    return [(source, count, sha) for (source, sha), count in found.items() if sha or source not in hashed]
 
 
 def header(df, label: str = "data") -> list[str]:

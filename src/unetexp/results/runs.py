@@ -138,7 +138,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         row["seeds"] = ",".join(str(s) for s in sorted(group["seed"]))
         for column in provenance.COLUMNS:
             if column in group.columns:
-                row[column] = ",".join(sorted({str(v) for v in group[column]}))
+                row[column] = ",".join(sorted({str(v) for v in group[column].dropna() if str(v)}))
         row["n"] = len(group)
         for metric in metric_columns(df):
             values = group[metric].dropna()
