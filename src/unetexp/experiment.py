@@ -17,6 +17,7 @@ from unetexp.config.validation import check_depth, validate
 from unetexp.data import open_dataset
 from unetexp.data.load import Dataset
 from unetexp.data.split import split
+from unetexp.results.provenance import data_identity
 from unetexp.tracking import parent
 from unetexp.tracking.dedup import find_finished
 from unetexp.tracking.job import git_commit, job_run
@@ -83,8 +84,8 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     tags = {
         "overrides": " ".join(job.overrides),
         "config_hash": digest,
-        "data_source": dataset.source,
         "role": "job",
+        **data_identity(dataset.source, dataset.images, dataset.masks),
     }
     if job.job_num is not None:
         tags["job_num"] = str(job.job_num)

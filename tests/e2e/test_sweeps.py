@@ -71,6 +71,11 @@ def test_compare_with_the_study(swept):
         list(table["test_accuracy A"] - table["test_accuracy B"]))
     assert list(table["n_params delta"]) == [0, 0]  # the builder matches the study
     assert "| model.depth |" in out.stdout
+    lines = out.stdout.splitlines()
+    warning = lines.index("warning: data A is synthetic (generated shapes, not photographs): "
+                          "its figures are not comparable with the study's")
+    assert lines[warning - 1].startswith("data A: synthetic(count=") and "sha256 " in lines[warning - 1]
+    assert warning < lines.index(next(line for line in lines if line.startswith("| model.depth |")))
     assert "The study's conclusions on A" in out.stdout
     assert "model.depth: 3 vs 2" in out.stdout and "3 vs 4" not in out.stdout
 
@@ -81,6 +86,8 @@ def test_report_files_and_artifacts(swept):
     tmp, store = swept
     out = cli_ok("report", "--tracking-uri", store, "--sweep", "depth", "--out", str(tmp / "rep"), cwd=tmp)
     text = (tmp / "rep" / "report.md").read_text()
+    assert text.splitlines()[2].startswith("data: synthetic(count=")
+    assert text.index("warning: data is synthetic") < text.index("## Table 1 - depth")
     assert "## Table 1 - depth" in text and "77.38" in text and "+-" in text
     assert "model.depth: 3 vs 2" in text
     assert "all background: accuracy %" in text

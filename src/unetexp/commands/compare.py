@@ -12,14 +12,24 @@ from unetexp.errors import UnetexpError, exit_with_error, first_line
 from unetexp.results.markdown import markdown_table
 from unetexp.results.runs import FACTORS, aggregate, factor_columns, order_columns
 from unetexp.results.study import TABLE_ORDER, reference, check_conclusions
+from unetexp.results import provenance
 
 SHOWN = ["n_params", "train_time_s", "test_accuracy", "test_dice"]
+
+
+def is_study(source: str) -> bool:
+    return source == "study" or source.startswith("study:")
+
+
+def study_source() -> list[str]:
+    return ["data B: the study's 738-image 1/10 subset of Oxford-IIIT Pet (real photographs, "
+            "single unseeded runs on its own machine)"]
 
 
 def read_side(source: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """(one row per config with metric means, one row per run or None) from a CSV path,
     `study` (all five reference tables) or `study:NAME`."""
-    if source == "study" or source.startswith("study:"):
+    if is_study(source):
         name = source.partition(":")[2] or None
         if name and name not in TABLE_ORDER:
             raise UnetexpError(f"{source}: unknown table, use study or study:{{{','.join(TABLE_ORDER)}}}")
@@ -86,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         (a, runs_a), (b, runs_b) = read_side(args.a), read_side(args.b)
         table = side_by_side(a, b, args.only_changed)
-        print(f"## {args.a} (A) vs {args.b} (B)\n\n{markdown_table(table)}")
+        print(f"## {args.a} (A) vs {args.b} (B)\n")
+        for label, side in (("A", a), ("B", b)):
+            provenance.require_one_source(side)
+            print("\n".join(study_source() if side is b and is_study(args.b) else
+                            provenance.header(side, f"data {label}")))
+        print(f"\n{markdown_table(table)}")
         for label, runs in (("A", runs_a), ("B", runs_b)):
             if runs is not None and runs.groupby(factor_columns(runs)).size().max() > 1:
                 tests = check_conclusions(runs, args.metric)

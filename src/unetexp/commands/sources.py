@@ -9,5 +9,7 @@ def add_source_args(parser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--parent", help="runs of one multirun: its parent run id")
     which.add_argument("--sweep", help="runs of every multirun of this sweep (depth, convs, ..., all)")
+    parser.add_argument("--data", metavar="SHA256_OR_PATH",
+                        help="only runs on this data: a sha256 prefix, or part of the file's path")
     parser.add_argument("--tracking-uri", default=None,
                         help="MLflow store (default: $MLFLOW_TRACKING_URI, else <project>/mlruns/mlflow.db)")

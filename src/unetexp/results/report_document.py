@@ -14,6 +14,7 @@ from unetexp.results.figure_pool import FigurePool
 from unetexp.results.markdown import markdown_table
 from unetexp.results.runs import aggregate
 from unetexp.results.study import Table, check_conclusions, reference, tables
+from unetexp.results import provenance
 
 LABELS = {"model.depth": "depth", "model.convs": "convs", "model.upsample": "upsampling",
           "model.bottleneck": "bottleneck", "loss.name": "loss"}
@@ -87,13 +88,14 @@ def config_label(row) -> str:
 def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool) -> list[Path]:
     """Write report.md, report.html and the PNGs into `out` (the PNGs through `figures`,
     which may draw them in another process); return every file written."""
+    provenance.require_one_source(runs)
     out.mkdir(parents=True, exist_ok=True)
     agg = aggregate(runs)
     floors = {c: float(runs[c].mean()) for c in runs.columns if c.startswith("floor_")}
-    sections: list[tuple[str, object]] = [
-        ("h1", title),
+    sections: list[tuple[str, object]] = [("h1", title)]
+    sections += [("p", line) for line in provenance.header(runs)]
+    sections += [
         ("p", f"{len(runs)} runs, {len(agg)} configs, seeds {sorted(runs['seed'].unique().tolist())}, "
-              f"data: {', '.join(sorted(runs['data.name'].astype(str).unique()))}, "
               f"{int(runs['train.epochs'].iloc[0])} epochs. Accuracy and Dice in percent on the "
               f"test split; mean +- standard deviation over seeds. The study's numbers are single "
               f"runs on its own machine and data split."),

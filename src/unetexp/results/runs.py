@@ -7,6 +7,7 @@ import pandas as pd
 
 from unetexp.config.schema import factors
 from unetexp.errors import UnetexpError
+from unetexp.results import provenance
 from unetexp.tracking import sqlite_store
 from unetexp.tracking.store import connect, resolve_uri
 
@@ -75,14 +76,28 @@ def _row(run) -> dict:
     row.update({k: params.get(k) for k in FACTORS})
     row.update({k: metrics.get(k) for k in SUMMARY})
     row.update({k: v for k, v in metrics.items() if k.startswith(("test_", "floor_"))})
+    tags = run.data.tags
+    row.update({"data_source": tags.get("data_source", ""), "data_sha256": tags.get("data_sha256", ""),
+                "data_count": tags.get("data_count") or _count_from_splits(params)})
     return row
+
+
+def _count_from_splits(params: dict) -> int | None:
+    """Images in the data file, for runs logged before the data_count tag existed."""
+    try:
+        sizes = [int(params["data.n_train"]), int(params["data.n_test"])]
+        if float(params.get("data.val_fraction", 0)) > 0:
+            sizes.append(int(params["data.n_val"]))
+    except (KeyError, ValueError):
+        return None
+    return sum(sizes)
 
 
 def order_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Typed columns in a stable order: ids, factors, summary, test metrics, floors, hashes."""
     df = df.copy()
     for column in df.columns:
-        if column not in ("run_id", "config_hash", "run_name"):
+        if column not in ("run_id", "config_hash", "run_name", "data_sha256", "data_source"):
             try:
                 df[column] = pd.to_numeric(df[column])
             except (ValueError, TypeError):
@@ -121,6 +136,9 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         row = dict(zip(factors, key if isinstance(key, tuple) else (key,)))
         row["sweep"] = ",".join(sorted({str(s) for s in group["sweep"]}))
         row["seeds"] = ",".join(str(s) for s in sorted(group["seed"]))
+        for column in provenance.COLUMNS:
+            if column in group.columns:
+                row[column] = ",".join(sorted({str(v) for v in group[column]}))
         row["n"] = len(group)
         for metric in metric_columns(df):
             values = group[metric].dropna()
@@ -140,4 +158,5 @@ def only_changed(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_from_args(args) -> pd.DataFrame:
-    return load_runs(args.tracking_uri, args.experiment, parent=args.parent, sweep=args.sweep)
+    runs = load_runs(args.tracking_uri, args.experiment, parent=args.parent, sweep=args.sweep)
+    return provenance.select(runs, args.data)
