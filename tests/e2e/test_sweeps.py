@@ -10,7 +10,8 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import TINY, run_cli, search_runs
+from conftest import TINY, run_cli, run_with_stdout_closed, search_runs
+from unetexp.commands.base import OUTPUT_CLOSED_EXIT
 
 SWEEP = ["-m", "+sweep=depth", "model.depth=2,3", "seed=0,1", *TINY]
 
@@ -109,6 +110,15 @@ def test_export_and_report_never_import_tensorflow(swept):
                          "--out", str(tmp / "rep2"), cwd=tmp) == []
     assert (tmp / "x.csv").exists() and (tmp / "rep2" / "report.md").exists()
     assert (tmp / "rep2" / "table1_depth.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_closed_output_pipe_ends_export_compare_and_report_quietly(swept):
+    tmp, store = swept
+    cli_ok("export", "--tracking-uri", store, "--sweep", "depth", "-o", str(tmp / "piped.csv"), cwd=tmp)
+    for args in (["export", "--tracking-uri", store, "--sweep", "depth"],
+                 ["compare", str(tmp / "piped.csv"), "study:depth"],
+                 ["report", "--tracking-uri", store, "--sweep", "depth", "--no-log", "--out", str(tmp / "piped")]):
+        assert run_with_stdout_closed(*args, cwd=tmp) == (OUTPUT_CLOSED_EXIT, ""), args
 
 
 def test_bad_export_inputs(swept, tmp_path):
