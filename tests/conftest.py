@@ -53,6 +53,24 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def run_with_stdout_closed(*args: str, cwd: Path, buffered: bool = False, timeout: int = 300):
+    """`python -m unetexp ARGS | head -0`, deterministically: stdout is a pipe whose reader is gone
+    before the command writes anything. Unbuffered (as with PYTHONUNBUFFERED) the failing write
+    happens inside whichever library prints; buffered, at the last flush. (exit code, stderr)"""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PYTHONUNBUFFERED")}
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    process = subprocess.Popen([sys.executable, "-m", "unetexp", *args], cwd=cwd, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    return process.returncode, stderr
+
+
 def heavy_imports(*args: str, cwd: Path) -> list[str]:
     """Run the CLI in-process with ARGS; which of TensorFlow and matplotlib it imported."""
     code = ("import sys; sys.argv = ['unetexp', *sys.argv[1:]]\n"

@@ -20,10 +20,16 @@ COMMANDS: dict[str, str] = {
 
 
 def main() -> None:
-    argv = sys.argv[1:]
+    from unetexp.commands.base import run_quietly
+
+    sys.exit(run_quietly(lambda: _dispatch(sys.argv[1:])))
+
+
+def _dispatch(argv: list[str]) -> int | None:
+    """Run the command `argv` names (else the Hydra app); its exit code."""
     if argv and argv[0] in COMMANDS:
         module, function = COMMANDS[argv[0]].split(":")
-        sys.exit(getattr(importlib.import_module(module), function)(argv[1:]))
+        return getattr(importlib.import_module(module), function)(argv[1:])
     if "--help" in argv or "-h" in argv:
         from unetexp.errors import UnetexpError, exit_with_error
         from unetexp.commands.help import print_help
@@ -32,7 +38,8 @@ def main() -> None:
             print_help([a for a in argv if not a.startswith("-")])
         except UnetexpError as exc:
             exit_with_error(exc)
-        return
+        return 0
     from unetexp.commands.train import main as train_main
 
     train_main()
+    return 0

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, heavy_imports, run_cli, search_runs, write_npz
+from conftest import TINY, heavy_imports, run_cli, run_with_stdout_closed, search_runs, write_npz
+from unetexp.commands.base import OUTPUT_CLOSED_EXIT
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--cfg", "job"], ["--cfg", "hydra"],
@@ -16,6 +17,17 @@ from conftest import TINY, heavy_imports, run_cli, search_runs, write_npz
                                   ["compare", "--help"], ["report", "--help"]])
 def test_commands_that_do_not_train_never_import_tensorflow(args, tmp_path):
     assert "tensorflow" not in heavy_imports(*args, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("args, buffered", [
+    *[(args, False) for args in (["--help"], ["--cfg", "job"], ["export", "--help"], ["compare", "--help"],
+                                 ["report", "--help"], ["predict", "--help"], ["data", "prepare", "--help"],
+                                 ["search", "--help"])],
+    (["--cfg", "job"], True), (["export", "--help"], True)])
+def test_a_closed_output_pipe_ends_quietly(args, buffered, tmp_path):
+    """Unbuffered, the failing write is Hydra's, argparse's or ours; buffered, the last flush's."""
+    code, stderr = run_with_stdout_closed(*args, cwd=tmp_path, buffered=buffered)
+    assert (code, stderr) == (OUTPUT_CLOSED_EXIT, "") and OUTPUT_CLOSED_EXIT == 141
 
 
 def test_help_lists_the_config_groups(tmp_path):

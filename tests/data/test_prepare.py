@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli, search_runs
+from conftest import run_cli, run_with_stdout_closed, search_runs
 from conftest import (CONVERTED, GOOD, SKIPPED, WRITTEN, make_pets_archives, make_pets_folder,
                          picture)
+from unetexp.commands.base import OUTPUT_CLOSED_EXIT
 from unetexp.data.load import PETS_FILE, load_npz
 from unetexp.data.pets import build, select
 from unetexp.data.pets_files import find_source
@@ -78,6 +79,14 @@ def test_prepare_the_fixture(pets, tmp_path):
 
     loaded = load_npz(out)  # what data=npz reads
     assert loaded.images.shape == (n, 32, 32, 3) and loaded.breed.tolist() == arrays["breed"].tolist()
+
+
+def test_prepare_into_a_closed_pipe_ends_quietly(pets, tmp_path):
+    out = tmp_path / "piped.npz"
+    code, stderr = run_with_stdout_closed("data", "prepare", "--source", str(pets["folder"]), "--size", "16",
+                                          "--fraction", "1", "--out", str(out), cwd=tmp_path)
+    assert code == OUTPUT_CLOSED_EXIT and "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+    assert stderr.startswith("decoding ") and out.is_file()  # progress on stderr; the file before the summary
 
 
 def test_mask_conventions_are_exact(tmp_path):

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import heavy_imports, run_cli, search_runs
+from conftest import heavy_imports, run_cli, run_with_stdout_closed, search_runs
+from unetexp.commands.base import OUTPUT_CLOSED_EXIT
 
 TINY_FINAL = ["data=synthetic", "data.count=24", "data.size=16", "train.epochs=2"]
 
@@ -108,6 +109,15 @@ def test_predict_with_a_keras_file_on_one_image(deep_run, tmp_path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "predictions" / "rgb_mask.png").is_file()  # default --out
     assert (tmp_path / "predictions" / "rgb_overlay.png").is_file()
+
+
+def test_predict_into_a_closed_pipe_ends_quietly(deep_run, tmp_path):
+    store, run, _, _ = deep_run
+    write_images(tmp_path / "in")
+    code, stderr = run_with_stdout_closed("predict", run["run_id"], str(tmp_path / "in" / "rgb.png"),
+                                          "--out", str(tmp_path / "out"), "--tracking-uri", store, cwd=tmp_path)
+    assert code == OUTPUT_CLOSED_EXIT and "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+    assert (tmp_path / "out" / "rgb_mask.png").is_file()  # the mask is written before its line
 
 
 def test_predict_fails_in_one_line_when_nothing_can_be_processed(deep_run, tmp_path):

@@ -1,7 +1,9 @@
 """A real table sweep on tiny synthetic data: export, compare, report, skip and resume."""
 from __future__ import annotations
 
+import base64
 import io
+import re
 import signal
 import subprocess
 import sys
@@ -9,8 +11,10 @@ import time
 
 import pandas as pd
 import pytest
+from PIL import Image
 
-from conftest import TINY, run_cli, search_runs
+from conftest import TINY, run_cli, run_with_stdout_closed, search_runs
+from unetexp.commands.base import OUTPUT_CLOSED_EXIT
 
 SWEEP = ["-m", "+sweep=depth", "model.depth=2,3", "seed=0,1", *TINY]
 
@@ -76,8 +80,30 @@ def test_compare_with_the_study(swept):
                           "its figures are not comparable with the study's")
     assert lines[warning - 1].startswith("data A: synthetic(count=") and "sha256 " in lines[warning - 1]
     assert warning < lines.index(next(line for line in lines if line.startswith("| model.depth |")))
-    assert "The study's conclusions on A" in out.stdout
+    assert "The study's conclusions on A (test_accuracy, test_dice" in out.stdout
     assert "model.depth: 3 vs 2" in out.stdout and "3 vs 4" not in out.stdout
+    # the study printed Dice for table 5 only: its blank Dice column is said so, in one line
+    assert table["test_dice B"].isna().all()
+    assert ("note: test_dice B (and its delta) is blank for tables depth, convs, upsample, bottleneck: "
+            "the study printed test_dice only for loss") in lines
+
+
+def conclusion_rows(text: str) -> set[tuple[str, str]]:
+    """(comparison, metric) of every row of a conclusions table in Markdown."""
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| depth | model.depth: ")]
+    return {(cells[1], cells[3]) for cells in rows}
+
+
+def test_compare_and_report_test_the_same_conclusions(swept):
+    tmp, store = swept
+    cli_ok("export", "--tracking-uri", store, "--sweep", "depth", "-o", str(tmp / "same.csv"), cwd=tmp)
+    compared = cli_ok("compare", str(tmp / "same.csv"), "study:depth", cwd=tmp).stdout
+    cli_ok("report", "--tracking-uri", store, "--sweep", "depth", "--no-log", "--out", str(tmp / "same"), cwd=tmp)
+    reported = (tmp / "same" / "report.md").read_text()
+    assert conclusion_rows(compared) == conclusion_rows(reported)
+    assert {metric for _, metric in conclusion_rows(reported)} == {"test_accuracy", "test_dice"}
+    note = "study_diff of test_dice is blank for tables depth, convs, upsample, bottleneck"
+    assert note in compared and note in reported
 
 
 def test_report_files_and_artifacts(swept):
@@ -93,6 +119,17 @@ def test_report_files_and_artifacts(swept):
     assert "all background: accuracy %" in text
     for name in ("report.html", "table1_depth.png", "accuracy_vs_cost.png"):
         assert (tmp / "rep" / name).stat().st_size > 1000, name
+    parent_id = search_runs(store).query("`tags.role` == 'sweep'").iloc[0]["run_id"]
+    header = text.split("## ")[0]
+    assert f"parent run: {parent_id}" in header and "date: 20" in header
+    assert re.search(r"code: runs trained at git commit [0-9a-f]{10}", header)
+    assert "Note: the study printed no Dice for this table" in text
+    page = (tmp / "rep" / "report.html").read_text()
+    sources = re.findall(r'<img src="([^"]*)"', page)
+    assert len(sources) == 2 and all(s.startswith("data:image/png;base64,") for s in sources)
+    for source in sources:  # each decodes to a picture: nothing to fetch beside the page
+        assert Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).size[0] > 500
+    assert f"{tmp / 'rep' / 'report.html'}" in out.stdout
     parent = search_runs(store).query("`tags.role` == 'sweep'").iloc[0]["run_id"]
     logged = {a.path for a in mlflow.MlflowClient(store).list_artifacts(parent, "report")}
     assert {"report/report.md", "report/table1_depth.png"} <= logged
@@ -109,6 +146,15 @@ def test_export_and_report_never_import_tensorflow(swept):
                          "--out", str(tmp / "rep2"), cwd=tmp) == []
     assert (tmp / "x.csv").exists() and (tmp / "rep2" / "report.md").exists()
     assert (tmp / "rep2" / "table1_depth.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_closed_output_pipe_ends_export_compare_and_report_quietly(swept):
+    tmp, store = swept
+    cli_ok("export", "--tracking-uri", store, "--sweep", "depth", "-o", str(tmp / "piped.csv"), cwd=tmp)
+    for args in (["export", "--tracking-uri", store, "--sweep", "depth"],
+                 ["compare", str(tmp / "piped.csv"), "study:depth"],
+                 ["report", "--tracking-uri", store, "--sweep", "depth", "--no-log", "--out", str(tmp / "piped")]):
+        assert run_with_stdout_closed(*args, cwd=tmp) == (OUTPUT_CLOSED_EXIT, ""), args
 
 
 def test_bad_export_inputs(swept, tmp_path):

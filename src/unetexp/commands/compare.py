@@ -11,7 +11,8 @@ from unetexp.commands.base import Parser
 from unetexp.errors import UnetexpError, exit_with_error, first_line
 from unetexp.results.markdown import markdown_table
 from unetexp.results.runs import FACTORS, aggregate, factor_columns, order_columns
-from unetexp.results.study import POWER_NOTE, TABLE_ORDER, reference, check_conclusions
+from unetexp.results.study import (CONCLUSION_METRICS, POWER_NOTE, TABLE_ORDER, check_all_conclusions,
+                                   reference, study_gap_note)
 from unetexp.results import provenance
 
 SHOWN = ["n_params", "train_time_s", "test_accuracy", "test_dice"]
@@ -45,6 +46,8 @@ def read_side(source: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         raise UnetexpError(f"{path}: not a CSV export ({first_line(exc)})") from None
     if not factor_columns(df):
         raise UnetexpError(f"{path}: no factor column (model.depth, ...): not a unetexp export")
+    if "n" not in df.columns and "seed" not in df.columns:
+        raise UnetexpError(f"{path}: neither a seed nor an n column: not a unetexp export")
     if "n" in df.columns:  # already aggregated: keep the means under the metric names
         means = {c: c[:-5] for c in df.columns if c.endswith("_mean")}
         return df.rename(columns=means), None
@@ -78,14 +81,20 @@ def side_by_side(a: pd.DataFrame, b: pd.DataFrame, only_changed: bool = False) -
     return out
 
 
+def study_gaps(table: pd.DataFrame, study_labels: list[str]) -> list[str]:
+    """Why a study column of the side-by-side table is blank on some rows, one line each."""
+    return [study_gap_note(metric, f"{metric} {label} (and its delta)")
+            for label in study_labels for metric in SHOWN
+            if f"{metric} {label}" in table and table[f"{metric} {label}"].isna().any()]
+
+
 def parser() -> Parser:
     p = Parser(prog="unetexp compare", description=(
         "Compare two exports (or an export and the study: B = study or study:depth) per config, "
-        "and test the study's conclusions on every side that has several seeds "
-        "(paired by seed where seeds are shared, Welch otherwise, Holm-corrected per table)."))
+        "and test the study's conclusions on accuracy and Dice (as report does) on every side that "
+        "has several seeds (paired by seed where seeds are shared, Welch otherwise, Holm-corrected per table)."))
     p.add_argument("a", help="export CSV (per run or --aggregate)")
     p.add_argument("b", nargs="?", default="study", help="export CSV, study or study:NAME (default: study)")
-    p.add_argument("--metric", default="test_accuracy", help="metric the conclusions are tested on")
     p.add_argument("--effect", type=float, default=0.01,
                    help="smallest difference that matters, in metric units (default 0.01: one "
                         "point of accuracy): seeds needed to detect it, and 'equivalent' when "
@@ -106,13 +115,18 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(study_source() if side is b and is_study(args.b) else
                             provenance.header(side, f"data {label}")))
         print(f"\n{markdown_table(table)}")
+        for note in study_gaps(table, [label for label, source in (("A", args.a), ("B", args.b))
+                                       if is_study(source)]):
+            print(f"note: {note}")
         for label, runs in (("A", runs_a), ("B", runs_b)):
             if runs is not None and runs.groupby(factor_columns(runs)).size().max() > 1:
-                tests = check_conclusions(runs, args.metric, effect=args.effect)
-                print(f"\n## The study's conclusions on {label} ({args.metric}, p < 0.05 after Holm)\n")
+                tests, notes = check_all_conclusions(runs, args.effect)
+                print(f"\n## The study's conclusions on {label} ({', '.join(CONCLUSION_METRICS)}, "
+                      f"p < 0.05 after Holm)\n")
                 print(POWER_NOTE.format(effect=args.effect) + "\n")
                 print(markdown_table(tests) if not tests.empty else
                       "No comparison behind the study's conclusions is covered by these runs.")
+                print("".join(f"note: {note}\n" for note in notes), end="")
     except UnetexpError as exc:
         exit_with_error(exc)
     if args.csv:

@@ -32,23 +32,25 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or Path("reports") / name)
     try:
         with FigurePool() as figures:
-            from unetexp.results.report_document import build
+            from unetexp.results.report_document import build, write
             from unetexp.results.runs import all_runs, load_from_args, sweep_parents
             from unetexp.tracking.artifacts import log_files
 
-            files = build(load_from_args(args), out, f"unetexp report: {name}", figures,
-                          args.effect)
-        parent = None
-        if (args.parent or args.sweep) and not args.no_log:
-            everything = all_runs(args.tracking_uri, args.experiment)
-            parents = [r for r in everything if r.info.run_id == args.parent] if args.parent \
-                else sweep_parents(everything, args.sweep)
-            parent = parents[-1]
+            parent = None
+            if args.parent or args.sweep:
+                everything = all_runs(args.tracking_uri, args.experiment)
+                parents = [r for r in everything if r.info.run_id == args.parent] if args.parent \
+                    else sweep_parents(everything, args.sweep)
+                parent = parents[-1] if parents else None
+            sections, pngs = build(load_from_args(args), out, f"unetexp report: {name}", figures,
+                                   parent.info.run_id if parent else None, args.effect)
+        files = pngs + write(sections, out, f"unetexp report: {name}")  # the PNGs are drawn now
+        if parent and not args.no_log:
             log_files(args.tracking_uri, parent, files, "report")
     except UnetexpError as exc:
         exit_with_error(exc)
-    print(f"report: {out / 'report.md'} ({len(files)} files)"
-          + (f", logged to run {parent.info.run_id}" if parent else ""))
+    print(f"report: {out / 'report.md'}, {out / 'report.html'} (images embedded; {len(files)} files)"
+          + (f", logged to run {parent.info.run_id}" if parent and not args.no_log else ""))
     return 0
 
 

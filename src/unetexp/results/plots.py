@@ -5,6 +5,7 @@ that commands which draw nothing never load it.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -102,14 +103,30 @@ def prediction_grid(images: np.ndarray, masks: np.ndarray, probabilities: np.nda
     return Path(path)
 
 
-def _report_figure():
-    fig = _figure(9, 3.4, layout=None)  # fixed margins: a constrained layout costs a redraw
+def _report_figure(height: float = 3.4):
+    fig = _figure(9, height)
     return fig, fig.subplots(1, 2)
 
 
-def table_figure(spec: dict, path: str | Path) -> Path:
+def frozen_renderer(fig):
+    """Lay the figure out once and keep that layout (labels placed in pixels stay where they
+    were put); the renderer that measures text boxes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    return canvas.get_renderer()
+
+
+def legend_below(fig, handles, labels, columns: int) -> None:
+    """One legend for the whole figure, under the axes: it covers no point."""
+    fig.legend(handles, labels, loc="outside lower center", ncols=columns, fontsize=7, frameon=False)
+
+
+def table_figure_drawn(spec: dict):
     """One table of a report: accuracy and Dice against the table's factor, mean +- std over
-    seeds, the study's single run and a floor baseline for scale.
+    seeds, the study's single run and a floor baseline for scale (the Figure).
 
     `spec` holds plain lists (it may cross to another process): title, xlabel, xticks, and
     per panel title, mean, std, label, study (None or a list, NaN where missing), floor,
@@ -126,32 +143,77 @@ def table_figure(spec: dict, path: str | Path) -> Path:
         ax.set_xlabel(spec["xlabel"])
         ax.set_title(panel["title"])
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, loc="lower right")
+    labelled = {}
+    for ax in axes:  # every line of both panels, each label once
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            labelled.setdefault(label, handle)
+    legend_below(fig, list(labelled.values()), list(labelled), columns=2)
     fig.suptitle(spec["title"])
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.84, wspace=0.2)
-    fig.savefig(path, dpi=110)
+    return fig
+
+
+def table_figure(spec: dict, path: str | Path) -> Path:
+    """table_figure_drawn as a PNG file."""
+    table_figure_drawn(spec).savefig(path, dpi=110)
     return Path(path)
 
 
-def cost_figure(points: list[dict], path: str | Path) -> Path:
-    """Accuracy against parameters and against training time, one point per config.
+def _thousands(value: float, _position=None) -> str:
+    """Parameter counts as 240k, 1.4M: short tick labels that do not run together."""
+    return f"{value / 1e6:.3g}M" if abs(value) >= 1e6 else f"{value / 1e3:.3g}k" if abs(value) >= 1e3 \
+        else f"{value:.3g}"
+
+
+def _few_ticks(axis, values: list[float], formatter) -> None:
+    """A log axis (with 1-2-5 ticks) when the values span more than ten times, else a linear
+    one; at most five labelled ticks either way, none on the minor ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    if min(values) > 0 and max(values) > 10 * min(values):
+        axis.axes.set_xscale("log")
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
+    else:
+        axis.set_major_locator(MaxNLocator(nbins=4))
+    axis.set_major_formatter(FuncFormatter(formatter))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def cost_figure_drawn(points: list[dict]):
+    """Accuracy against parameters and against training time, one numbered point per config;
+    the legend under the axes names the numbers (the Figure).
 
     `points`: label, n_params, time, time_std, accuracy, accuracy_std (plain numbers)."""
-    fig, axes = _report_figure()
+    from matplotlib.patches import Rectangle
+
+    from unetexp.results.label_layout import place_labels
+
+    columns = 3
+    fig, axes = _report_figure(3.4 + 0.17 * math.ceil((len(points) + 1) / columns))
     accuracy = [p["accuracy"] for p in points]
-    accuracy_std = [p["accuracy_std"] for p in points]
-    for ax, key, xlabel in ((axes[0], "n_params", "trainable parameters"), (axes[1], "time", "training time (s)")):
+    numbers = [str(i) for i in range(1, len(points) + 1)]
+    panels = ((axes[0], "n_params", "trainable parameters", _thousands),
+              (axes[1], "time", "training time (s)", lambda v, _p=None: f"{v:g}"))
+    for ax, key, xlabel, formatter in panels:
         xs = [p[key] for p in points]
-        ax.errorbar(xs, accuracy, yerr=accuracy_std, xerr=[p["time_std"] for p in points] if key == "time" else None,
-                    fmt="o", capsize=3)
-        for p in points:
-            ax.annotate(p["label"], (p[key], p["accuracy"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
-        if max(xs) > 10 * min(xs):
-            ax.set_xscale("log")
+        bars = ax.errorbar(xs, accuracy, yerr=[p["accuracy_std"] for p in points],
+                           xerr=[p["time_std"] for p in points] if key == "time" else None, fmt="o", capsize=3)
+        _few_ticks(ax.xaxis, xs, formatter)
+        ax.margins(x=0.12, y=0.2)  # room for the numbers inside the border
         ax.set_xlabel(xlabel)
         ax.set_ylabel("pixel accuracy")
-        ax.grid(alpha=0.3, which="both")
-    fig.suptitle("Accuracy vs cost (mean +- std over seeds)")
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.88, wspace=0.3)
-    fig.savefig(path, dpi=110)
+        ax.grid(alpha=0.3, which="major")
+    blank = Rectangle((0, 0), 0, 0, visible=False)
+    legend_below(fig, [bars] + [blank] * len(points),
+                 ["mean +- std over seeds"] + [f"{n}: {p['label']}" for n, p in zip(numbers, points)], columns)
+    fig.suptitle("Accuracy vs cost")
+    renderer = frozen_renderer(fig)
+    for ax, key, _, _ in panels:
+        place_labels(ax, [p[key] for p in points], accuracy, numbers, renderer,
+                     yerr=[p["accuracy_std"] for p in points])
+    return fig
+
+
+def cost_figure(points: list[dict], path: str | Path) -> Path:
+    """cost_figure_drawn as a PNG file."""
+    cost_figure_drawn(points).savefig(path, dpi=110)
     return Path(path)

@@ -3,18 +3,19 @@ seeds, floor baselines, significance of the study's conclusions and plots, as Ma
 and PNG. Pandas; the figures are drawn by plots.py. No TensorFlow."""
 from __future__ import annotations
 
+import base64
 import html
 import math
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
-from unetexp.results import plots
+from unetexp.results import plots, provenance
 from unetexp.results.figure_pool import FigurePool
 from unetexp.results.markdown import markdown_table
 from unetexp.results.runs import aggregate
-from unetexp.results.study import POWER_NOTE, Table, check_conclusions, reference, tables
-from unetexp.results import provenance
+from unetexp.results.study import POWER_NOTE, Table, check_all_conclusions, reference, tables, tables_without
 
 LABELS = {"model.depth": "depth", "model.convs": "convs", "model.upsample": "upsampling",
           "model.bottleneck": "bottleneck", "loss.name": "loss"}
@@ -55,8 +56,8 @@ def table_spec(table: Table, agg: pd.DataFrame, study: pd.DataFrame, floors: dic
     low, high = int(sub["n"].min()), int(sub["n"].max())
     panels = []
     for metric, title, floor_key, floor_label in (
-            ("test_accuracy", "pixel accuracy", "floor_background_accuracy", "all background"),
-            ("test_dice", "Dice", "floor_object_dice", "all object")):
+            ("test_accuracy", "pixel accuracy", "floor_background_accuracy", "floor: predict all background"),
+            ("test_dice", "Dice", "floor_object_dice", "floor: predict all object")):
         ref = [float(study[study[table.factor].astype(str) == str(v)][metric].mean()) if metric in study
                else math.nan for v in values]
         panels.append({"title": title, "mean": sub[f"{metric}_mean"].tolist(),
@@ -85,16 +86,30 @@ def config_label(row) -> str:
     return f"d{row['model.depth']} c{row['model.convs']} {up} b{row['model.bottleneck']} {row['loss.name']}"
 
 
+def header(runs: pd.DataFrame, parent_id: str | None) -> list[str]:
+    """Where the figures come from: data, parent run, code, date."""
+    from unetexp.tracking.job import git_commit
+
+    commits = sorted({str(c)[:10] for c in runs.get("git_commit", pd.Series(dtype=str)).dropna() if c})
+    now = datetime.now(timezone.utc)
+    return [*provenance.header(runs),
+            f"parent run: {parent_id}" if parent_id else
+            "parent run: none (every job run of the experiment)",
+            f"code: runs trained at git commit {', '.join(commits) or 'not recorded'}; this report "
+            f"made at {(git_commit() or 'no git checkout')[:10]}",
+            f"date: {now:%Y-%m-%d %H:%M} UTC"]
+
+
 def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool,
-          effect: float = 0.01) -> list[Path]:
-    """Write report.md, report.html and the PNGs into `out` (the PNGs through `figures`,
-    which may draw them in another process); return every file written."""
+          parent_id: str | None = None, effect: float = 0.01) -> tuple[list, list[Path]]:
+    """The report's sections, and its PNGs drawn into `out` through `figures` (which may draw
+    them in another process): `write` them once the figures are done."""
     provenance.require_one_source(runs)
     out.mkdir(parents=True, exist_ok=True)
     agg = aggregate(runs)
     floors = {c: float(runs[c].mean()) for c in runs.columns if c.startswith("floor_")}
     sections: list[tuple[str, object]] = [("h1", title)]
-    sections += [("p", line) for line in provenance.header(runs)]
+    sections += [("p", line) for line in header(runs, parent_id)]
     sections += [
         ("p", f"{len(runs)} runs, {len(agg)} configs, seeds {sorted(runs['seed'].unique().tolist())}, "
               f"{int(runs['train.epochs'].iloc[0])} epochs. Accuracy and Dice in percent on the "
@@ -106,7 +121,7 @@ def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool,
             "all background: accuracy %": f"{floors.get('floor_background_accuracy', math.nan) * 100:.2f}",
             "all object: accuracy %": f"{floors.get('floor_object_accuracy', math.nan) * 100:.2f}",
             "all object: Dice %": f"{floors.get('floor_object_dice', math.nan) * 100:.2f}"}]))]
-    files = []
+    pngs = []
     for number, table in enumerate(tables(), start=1):
         selected = table.select(agg)
         if selected[table.factor].nunique() < 2:  # a table needs two of its rows to compare
@@ -114,27 +129,35 @@ def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool,
         study = table.select(reference(table.name))
         png = out / f"table{number}_{table.name}.png"
         figures.draw(plots.table_figure, table_spec(table, selected, study, floors), png)
-        files.append(png)
-        sections += [("h2", f"Table {number} - {table.name}"),
-                     ("table", table_section(table, selected, study)), ("img", png.name)]
+        pngs.append(png)
+        sections += [("h2", f"Table {number} - {table.name}"), ("table", table_section(table, selected, study))]
+        if table.name in tables_without("test_dice"):
+            sections.append(("p", "Note: the study printed no Dice for this table (only for table 5, "
+                                  "loss): the Dice column and the Dice panel show ours alone."))
+        sections.append(("img", png.name))
     if len(agg) > 1:
         png = out / "accuracy_vs_cost.png"
         figures.draw(plots.cost_figure, cost_points(agg), png)
-        files.append(png)
+        pngs.append(png)
         sections += [("h2", "Accuracy vs parameters and time"), ("img", png.name)]
     if agg["n"].max() > 1:
-        tests = pd.concat([check_conclusions(runs, m, effect=effect)
-                           for m in ("test_accuracy", "test_dice")], ignore_index=True)
+        tests, notes = check_all_conclusions(runs, effect)
         if not tests.empty:
             sections += [("h2", "Which of the study's conclusions hold (p < 0.05, Holm per table)"),
                          ("p", "diff = mean(a) - mean(b); paired t-test by seed where both configs "
                                "share seeds, Welch otherwise; `holds` = significant after Holm and "
                                "in the study's direction (the sign of study_diff). "
                                + POWER_NOTE.format(effect=effect)),
-                         ("table", tests)]
+                         ("table", tests), *(("p", f"Note: {note}") for note in notes)]
+    return sections, pngs
+
+
+def write(sections, out: Path, title: str) -> list[Path]:
+    """report.md (linking the PNGs beside it) and report.html (embedding them: it shows
+    anywhere, MLflow's artifact viewer included); the PNGs must be drawn."""
     (out / "report.md").write_text(to_markdown(sections))
-    (out / "report.html").write_text(to_html(sections, title))
-    return files + [out / "report.md", out / "report.html"]
+    (out / "report.html").write_text(to_html(sections, title, out))
+    return [out / "report.md", out / "report.html"]
 
 
 def to_markdown(sections) -> str:
@@ -145,7 +168,11 @@ def to_markdown(sections) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def to_html(sections, title: str) -> str:
+def data_uri(png: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+
+
+def to_html(sections, title: str, folder: Path) -> str:
     body = []
     for kind, content in sections:
         if kind in ("h1", "h2", "p"):
@@ -153,7 +180,7 @@ def to_html(sections, title: str) -> str:
         elif kind == "table":
             body.append(content.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4f}"))
         else:
-            body.append(f'<img src="{html.escape(content)}" alt="{html.escape(content)}">')
+            body.append(f'<img src="{data_uri(folder / content)}" alt="{html.escape(content)}">')
     style = "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}" \
             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}"
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

@@ -6,8 +6,8 @@ import math
 import pandas as pd
 
 from unetexp.config.schema import factors
-from unetexp.results import provenance
 from unetexp.errors import UnetexpError
+from unetexp.results import provenance
 from unetexp.tracking import sqlite_store
 from unetexp.tracking.store import connect, resolve_uri
 
@@ -72,7 +72,7 @@ def _row(run) -> dict:
     params, metrics = run.data.params, run.data.metrics
     row = {"run_id": run.info.run_id, "sweep": params.get("tracking.sweep", "None"),
            "seed": params.get("seed"), "run_name": run.info.run_name,
-           "config_hash": run.data.tags.get("config_hash", "")}
+           "config_hash": run.data.tags.get("config_hash", ""), "git_commit": run.data.tags.get("git_commit", "")}
     row.update({k: params.get(k) for k in FACTORS})
     row.update({k: metrics.get(k) for k in SUMMARY})
     row.update({k: v for k, v in metrics.items() if k.startswith(("test_", "floor_"))})
@@ -97,7 +97,7 @@ def order_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Typed columns in a stable order: ids, factors, summary, test metrics, floors, hashes."""
     df = df.copy()
     for column in df.columns:
-        if column not in ("run_id", "config_hash", "run_name", "data_sha256", "data_source"):
+        if column not in ("run_id", "config_hash", "run_name", "data_sha256", "data_source", "git_commit"):
             try:
                 df[column] = pd.to_numeric(df[column])
             except (ValueError, TypeError):

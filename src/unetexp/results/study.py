@@ -19,6 +19,8 @@ POWER_NOTE = ("ci_low..ci_high: 95 % interval of diff; sd_diff: SD of the paired
               "table's Bonferroni level (alpha / comparisons) to detect the observed diff / "
               "an effect of {effect:g}; verdict: significant after Holm, else 'equivalent' when "
               "the TOST interval lies inside +-{effect:g}, else undecided.")
+# what `compare` and `report` test the study's conclusions on
+CONCLUSION_METRICS = ("test_accuracy", "test_dice")
 
 
 @dataclass
@@ -63,6 +65,19 @@ def reference(name: str | None = None) -> pd.DataFrame:
     names = [name] if name else list(TABLE_ORDER)
     frames = [pd.read_csv(sweeps_dir() / "reference" / f"{n}.csv").assign(sweep=n) for n in names]
     return pd.concat(frames, ignore_index=True)
+
+
+def tables_without(metric: str) -> list[str]:
+    """The tables for which the study printed no figure of `metric` (Dice: all but loss)."""
+    return [name for name in TABLE_ORDER if reference(name)[metric].isna().all()]
+
+
+def study_gap_note(metric: str, column: str) -> str:
+    """One line on why `column` (the study's figure of `metric`) is blank on some rows."""
+    missing = tables_without(metric)
+    has = [name for name in TABLE_ORDER if name not in missing]
+    return (f"{column} is blank for tables {', '.join(missing)}: the study printed {metric} only for "
+            f"{', '.join(has) or 'none'}")
 
 
 def conclusions() -> pd.DataFrame:
@@ -150,3 +165,16 @@ def check_conclusions(runs: pd.DataFrame, metric: str = "test_accuracy", alpha: 
                               a, b, effect, alpha))
         rows.extend(table_rows)
     return pd.DataFrame(rows)
+
+
+def check_all_conclusions(runs: pd.DataFrame, effect: float = 0.01) -> tuple[pd.DataFrame, list[str]]:
+    """check_conclusions on every metric of CONCLUSION_METRICS, and the notes that explain
+    its blank study_diff cells (a metric the study printed for some tables only)."""
+    tests = pd.concat([check_conclusions(runs, metric, effect=effect) for metric in CONCLUSION_METRICS
+                       if metric in runs.columns], ignore_index=True)
+    notes = []
+    if not tests.empty:
+        for metric in tests.loc[tests["study_diff"].isna(), "metric"].unique():
+            notes.append(study_gap_note(metric, f"study_diff of {metric}") + "; there `holds` means a is "
+                         "significantly better than b, the direction of the study's choice.")
+    return tests, notes
