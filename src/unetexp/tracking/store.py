@@ -55,8 +55,9 @@ def client(uri: str | None):
 
 
 @contextmanager
-def _store_lock(uri: str) -> Iterator[None]:
-    """Serialise schema and experiment creation: parallel jobs would collide on a new store."""
+def store_lock(uri: str) -> Iterator[None]:
+    """Serialise schema, experiment and run creation on a SQLite store: parallel jobs would
+    collide on a new store, and two sweeps would both claim one config."""
     db = sqlite_path(uri)
     if db is None:
         yield
@@ -94,7 +95,7 @@ def connect(uri: str | None, experiment: str) -> str:
     quiet_mlflow()
     mlflow.set_tracking_uri(uri)
     try:
-        with _store_lock(uri):
+        with store_lock(uri):
             client = mlflow.MlflowClient()
             found = client.get_experiment_by_name(experiment)
             if found is None:
