@@ -46,7 +46,7 @@ def claim(uri: str | None, experiment: str, config_hash: str | None, force: bool
                 live = [r for r in _runs(mlflow_client, experiment_id, config_hash, "RUNNING")
                         if _live_owner(r)]
                 done = _runs(mlflow_client, experiment_id, config_hash, "FINISHED")
-                if done and not live:
+                if done:
                     return done[0].info.run_id
             if not live or time.monotonic() > deadline:
                 if waited_for:
