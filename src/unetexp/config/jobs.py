@@ -8,13 +8,16 @@ line's, expanded by `BasicSweeper.split_arguments`."""
 from __future__ import annotations
 
 import argparse
+from functools import lru_cache
 from typing import Iterator
 
+from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from unetexp.errors import ConfigError, UnetexpError, first_line
 
+COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, ValueError)
 ONE_MODE = ("-m/--multirun", "-c/--cfg", "-i/--info", "-r/--run", "--shell-completion")
 
 
@@ -52,13 +55,12 @@ def compose_jobs(overrides: list[str], multirun: bool, config_name: str,
     as one line naming the override."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
     from hydra.types import RunMode
 
+    run_mode, loader = (RunMode.MULTIRUN if multirun else RunMode.RUN), None
     try:
         loader = _loader(config_dir)
-        master = loader.load_configuration(config_name, overrides=list(overrides),
-                                           run_mode=RunMode.MULTIRUN if multirun else RunMode.RUN)
+        master = _compose(loader, config_name, overrides, run_mode)
         if not multirun:
             yield list(overrides), master
             return
@@ -69,17 +71,21 @@ def compose_jobs(overrides: list[str], multirun: bool, config_name: str,
         parsed = OverridesParser.create(config_loader=loader).parse_overrides(
             params + list(master.hydra.overrides.task))
         batches = BasicSweeper.split_arguments(parsed, None)[0]
-    except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(composition_error(exc)) from None
+    except COMPOSE_ERRORS as exc:
+        culprit = loader and next((item for item in overrides
+                                   if _fails_alone(loader, config_name, item, run_mode)), None)
+        raise ConfigError(composition_error(exc, culprit)) from None
     for job in batches:
         try:
             yield job, loader.load_sweep_config(master, job)
-        except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        except COMPOSE_ERRORS as exc:
             raise ConfigError(f"job ({' '.join(job)}): {composition_error(exc)}") from None
 
 
+@lru_cache(maxsize=4)
 def _loader(config_dir: str | None):
-    """Hydra's config loader on the project's conf/ (plus --config-dir), plugins included."""
+    """Hydra's config loader on the project's conf/ (plus --config-dir), plugins included;
+    made once per process (it scans the plugins)."""
     import os
 
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
@@ -97,9 +103,22 @@ def _loader(config_dir: str | None):
     return ConfigLoaderImpl(config_search_path=search_path)
 
 
-def composition_error(exc: BaseException) -> str:
-    """Hydra's and OmegaConf's multi-line reports in one line: what failed, then why (an
-    OmegaConf cause repeats its message as a `$VALUE` template: left out)."""
+def _compose(loader, config_name: str, overrides: list[str], run_mode) -> DictConfig:
+    return loader.load_configuration(config_name, overrides=list(overrides), run_mode=run_mode)
+
+
+def _fails_alone(loader, config_name: str, override: str, run_mode) -> bool:
+    """Whether one override does not compose on its own (the culprit of a failure)."""
+    try:
+        _compose(loader, config_name, [override], run_mode)
+    except COMPOSE_ERRORS:
+        return True
+    return False
+
+
+def composition_error(exc: BaseException, culprit: str | None = None) -> str:
+    """Hydra's and OmegaConf's multi-line reports in one line: which override, what failed,
+    why (an OmegaConf cause repeats its message as a `$VALUE` template: left out)."""
     causes = [first_line(exc)]
     cause = exc.__cause__ or exc.__context__
     while cause is not None and len(causes) < 3:
@@ -107,9 +126,11 @@ def composition_error(exc: BaseException) -> str:
         if line not in causes and "$" not in line and line != "None":
             causes.append(line)
         cause = cause.__cause__ or cause.__context__
-    override = getattr(exc, "override", None)  # a parse error: the override it could not read
-    where = f"cannot parse the override {override!r}" if override else "cannot compose the config"
-    return f"{where}: {': '.join(causes)}"
+    text = ": ".join(causes)
+    culprit = getattr(exc, "override", None) or culprit  # a parse error names its override
+    if culprit and culprit not in text:
+        text = f"{culprit}: {text}"
+    return f"cannot compose the config: {text}"
 
 
 def check_job(cfg: DictConfig, overrides: list[str] | None) -> None:

@@ -8,9 +8,10 @@ from functools import reduce
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from unetexp.config.hashing import flatten
-from unetexp.errors import ConfigError
+from unetexp.errors import ConfigError, first_line
 
 if TYPE_CHECKING:
     from unetexp.config.schema import Config
@@ -205,6 +206,8 @@ def validate(cfg: DictConfig | Config) -> None:
             value = value_at(cfg, key)
         except (AttributeError, KeyError):
             raise ConfigError(f"{key} is missing") from None
+        except OmegaConfBaseException as exc:  # ${...} that does not resolve
+            raise ConfigError(f"{key}: cannot resolve its value ({first_line(exc)})") from None
         allowed = check(value, cfg)
         if allowed:
             raise ConfigError(f"{key}={_shown(value)} is invalid: {allowed}")

@@ -35,14 +35,14 @@ def image_sides(data_cfg) -> tuple[set[int], str]:
     if data_cfg.name == "synthetic":
         return {data_cfg.size}, "data.size"
     if data_cfg.name == "seed_npy":
-        path, read = Path(data_cfg.images), _npy_file_shape
+        key, path, read = "data.images", Path(data_cfg.images), _npy_file_shape
     else:
         path = Path(data_cfg.path) if data_cfg.name == "npz" else pets_path(data_cfg)
-        read = _npz_images_shape
+        key, read = "data.path", _npz_images_shape
     if data_cfg.name == "pets" and data_cfg.path is None and not path.is_file():
         return {STUDY_SIDE}, f"{path} (built on first use)"
     if not path.is_file():
-        raise DataError(f"{path}: data file not found")
+        raise DataError(f"{key}={path}: data file not found")
     try:
         shape = read(path)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
