@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from unetexp.config.paths import project_root
+from unetexp.errors import StoreError, one_line
 from unetexp.host import process_tags
 from unetexp.tracking.parent import ended_on_error
 from unetexp.tracking.claim import claim
@@ -53,6 +54,7 @@ def job_run(uri: str | None, experiment: str, run_name: str, tags: dict[str, str
     With a `config_hash` tag and not `force`, a FINISHED run of that config is yielded
     instead (`reused`), once any live process training it has finished (`claim`)."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     def start(experiment_id: str) -> None:
         mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
@@ -68,6 +70,17 @@ def job_run(uri: str | None, experiment: str, run_name: str, tags: dict[str, str
             mlflow.log_params({k: "None" if v is None else v for k, v in params.items()})
             yield JobRun(mlflow, run_id)
         except BaseException as exc:
-            mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            _end(mlflow, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            if isinstance(exc, (OSError, MlflowException)):  # the store or its artifact folder
+                raise StoreError(f"run {run_id} FAILED: cannot write to the MLflow store or its "
+                                 f"artifacts ({one_line(exc)[:500]})") from None
             raise
     mlflow.end_run("FINISHED")
+
+
+def _end(mlflow, status: str) -> None:
+    """End the active run; a store that is gone cannot record it (nothing is left RUNNING)."""
+    try:
+        mlflow.end_run(status)
+    except Exception:
+        pass
