@@ -12,7 +12,7 @@ from unetexp.config.jobs import check_command_line
 from unetexp.config.validation import CHECKS
 from unetexp.errors import UnetexpError
 
-CASES = 300
+CASES = 200
 KEYS = [*CHECKS, "model.foo", "foo", "data.pathh", "train", "model", "hydra.job.name",
         "loss.head_weights.0", "model.depth.x"]
 GROUPS = ["model=x", "loss=focal", "loss=dice", "data=mnist", "data=synthetic", "data=npz",
