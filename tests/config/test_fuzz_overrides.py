@@ -22,7 +22,7 @@ GROUPS = ["model=x", "loss=focal", "loss=dice", "data=mnist", "data=synthetic", 
 VALUES = ["0", "-1", "1", "3", "7", "2.5", "-0.0", "1e400", "nan", "inf", "-inf", "4294967296",
           "99999999999999999999", "true", "null", "''", "abc", "a b", "é文字", "[1,2]",
           "[1.0,0.5,0.25]", "{a:1}", "${oops}", "${seed}", "a=b", "'quoted'", "\"x y\"",
-          "/tmp/with space/file é.npz", "~/x.npz", "\\", "#", "1,2", "range(1,3)", "x" * 300,
+          "/tmp/with space/file é.npz", "'/tmp/with space/é 文.npz'", "~/x.npz", "\\", "#", "1,2", "range(1,3)", "x" * 300,
           "sqlite:////tmp/é x/m.db", "http://127.0.0.1:9", "val_dice", "bce_dice", "adamw"]
 PREFIXES = ["", "", "", "+", "++", "~"]
 

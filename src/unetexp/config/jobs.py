@@ -130,6 +130,8 @@ def composition_error(exc: BaseException, culprit: str | None = None) -> str:
     culprit = getattr(exc, "override", None) or culprit  # a parse error names its override
     if culprit and culprit not in text:
         text = f"{culprit}: {text}"
+    if "token recognition error" in text:  # Hydra reads only ASCII outside quotes
+        text += " (quote a value with spaces or non-ASCII characters: KEY='...')"
     return f"cannot compose the config: {text}"
 
 
