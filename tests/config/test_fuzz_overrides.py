@@ -19,12 +19,13 @@ GROUPS = ["model=x", "loss=focal", "loss=dice", "data=mnist", "data=synthetic", 
           "+experiment=nope", "+experiment=unet_best", "+sweep=depth", "+sweep=nope",
           "model/depth=4", "model/depth='\"4\"'", "model/upsample=upsampling",
           "hydra/launcher=nope", "+row=d4", "~data", "~seed"]
-VALUES = ["0", "-1", "1", "3", "7", "2.5", "-0.0", "1e400", "nan", "inf", "-inf", "4294967296",
-          "99999999999999999999", "true", "null", "''", "abc", "a b", "é文字", "[1,2]",
-          "[1.0,0.5,0.25]", "{a:1}", "${oops}", "${seed}", "a=b", "'quoted'", "\"x y\"",
-          "/tmp/with space/file é.npz", "'/tmp/with space/é 文.npz'", "~/x.npz", "\\", "#", "1,2", "range(1,3)", "x" * 300,
+VALUES = ["0", "-1", "1", "3", "7", "2.5", "0.5", "1.0", "-5", "64", "100", "128", "1e-3",
+          "0.999", "-0.0", "1e400", "nan", "inf", "-inf", "4294967296", "99999999999999999999",
+          "true", "null", "''", "abc", "a b", "é文字", "[1,2]", "[1.0,0.5,0.25]", "{a:1}",
+          "${oops}", "${seed}", "a=b", "'quoted'", "\"x y\"", "/tmp/with space/file é.npz",
+          "'/tmp/with space/é 文.npz'", "~/x.npz", "\\", "#", "1,2", "range(1,3)", "x" * 300,
           "sqlite:////tmp/é x/m.db", "http://127.0.0.1:9", "val_dice", "bce_dice", "adamw"]
-PREFIXES = ["", "", "", "+", "++", "~"]
+PREFIXES = [""] * 8 + ["+", "++", "~"]  # mostly plain: most lists reach the value checks
 
 
 def random_overrides(rng: random.Random) -> list[str]:
