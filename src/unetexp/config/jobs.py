@@ -17,7 +17,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from unetexp.errors import ConfigError, UnetexpError, first_line
 
-COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, ValueError)
+# what Hydra's composition raises on user input (a TypeError for `~list.0=x`, found by fuzzing)
+COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, ValueError, TypeError, KeyError,
+                  IndexError, AttributeError)
 ONE_MODE = ("-m/--multirun", "-c/--cfg", "-i/--info", "-r/--run", "--shell-completion")
 
 
