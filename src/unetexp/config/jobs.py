@@ -28,8 +28,12 @@ def hydra_args(argv: list[str]) -> argparse.Namespace:
     from hydra._internal.utils import get_args_parser
 
     parser = get_args_parser()
-    parser.error = lambda message: (_ for _ in ()).throw(ConfigError(message))
+    parser.error = _refuse
     return parser.parse_args(argv)
+
+
+def _refuse(message: str) -> None:
+    raise ConfigError(message)
 
 
 def check_command_line(argv: list[str]) -> None:
