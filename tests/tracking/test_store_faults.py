@@ -33,7 +33,7 @@ def test_an_artifact_folder_that_cannot_be_written_fails_the_run_only(tmp_path, 
     artifacts = Path(store[len("sqlite:///"):]).parent / "artifacts"
     artifacts.rmdir() if artifacts.is_dir() else None
     artifacts.write_text("a file where the artifact folder should be")
-    out = run_cli(*TINY, f"tracking.uri={store}", cwd=tmp_path)
+    out = run_cli(*TINY, f"tracking.uri={store}", cwd=tmp_path, timeout=600)
     assert "FAILED: cannot write to the MLflow store or its artifacts" in one_line(out)
     runs = search_runs(store).set_index("run_id")
     assert runs.loc[done, "status"] == "FINISHED"
