@@ -9,6 +9,10 @@ class ConfigError(UnetexpError):
     """A config value that cannot build, train or track a model."""
 
 
+class StoreError(UnetexpError):
+    """The MLflow store or its artifact folder cannot be written (read-only, full, deleted)."""
+
+
 class DataError(UnetexpError):
     """A data file that is missing or not what the loader expects."""
 

@@ -18,7 +18,6 @@ from unetexp.data import open_dataset
 from unetexp.data.load import Dataset
 from unetexp.data.split import split
 from unetexp.tracking import parent
-from unetexp.tracking.dedup import find_finished
 from unetexp.tracking.job import git_commit, job_run
 from unetexp.data.identity import data_identity
 
@@ -74,13 +73,6 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     parent.check_parent(cfg.tracking.uri, job.parent_run_id)
     name = cfg.tracking.run_name or run_name(cfg)
     digest = config_hash(cfg)
-    if not cfg.force:
-        done = find_finished(cfg.tracking.uri, cfg.tracking.experiment, digest)
-        if done:
-            parent.note_reused(cfg.tracking.uri, job.parent_run_id, job.job_num, done)
-            log.info("%sskipped %s: FINISHED run %s has this config (force=true retrains)",
-                     job.label, name, done)
-            return {"run_id": done, "skipped": True}
     tags = {
         "overrides": " ".join(job.overrides),
         "config_hash": digest,
@@ -94,7 +86,12 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
         tags["git_commit"] = commit
     params = {**flatten(cfg), **{f"data.{k}": v for k, v in splits.sizes().items()}}
     with job_run(cfg.tracking.uri, cfg.tracking.experiment, name, tags, params,
-                          parent_run_id=job.parent_run_id) as run:
+                 parent_run_id=job.parent_run_id, force=cfg.force, label=job.label) as run:
+        if run.reused:
+            parent.note_reused(cfg.tracking.uri, job.parent_run_id, job.job_num, run.run_id)
+            log.info("%sskipped %s: FINISHED run %s has this config (force=true retrains)",
+                     job.label, name, run.run_id)
+            return {"run_id": run.run_id, "skipped": True}
         log.info("%s%s: %s, %s, run %s", job.label, name, dataset.source,
                  ", ".join(f"{k} {v}" for k, v in splits.sizes().items()), run.run_id)
         from unetexp.training.fit import train_and_evaluate  # TensorFlow loads here, and only here

@@ -124,11 +124,19 @@ def tag_best(client, parent_run_id: str, study) -> None:
     client.log_metric(parent_run_id, f"best_{OBJECTIVE}", best.value, step=len(complete))
 
 
+def _no_user_error(record: logging.LogRecord) -> bool:
+    """Optuna's "trial failed" warning, with its traceback, is dropped for a user error: the
+    search ends with that error in one line."""
+    return not (record.exc_info and isinstance(record.exc_info[1], UnetexpError))
+
+
 def _open_study(optuna, name: str, storage: str, key: dict, overrides: list[str],
                 sampler_seed: int):
     """The Optuna study `name` in `storage`, created or resumed; a study of another config or
     search space under that name is refused."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for handler in logging.getLogger("optuna").handlers:
+        handler.addFilter(_no_user_error)
     try:
         study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
                                     load_if_exists=True)

@@ -56,16 +56,16 @@ def test_schema_types_every_key():
 
 
 @pytest.mark.parametrize("overrides,message", [
-    (["model.depth=0"], "model.depth=0 is invalid: must be an integer >= 1"),
+    (["model.depth=0"], "model.depth=0 is invalid: must be an integer in 1.."),
     (["data=synthetic", "data.size=64", "model.depth=7"],
      "model.depth=7 is too deep for 64x64 images from data.size"),
     (["model.bottleneck=100"], "model.bottleneck=100 is invalid: must be a positive multiple of 2**model.depth = 8"),
-    (["model.convs=0"], "model.convs=0 is invalid: must be an integer >= 1"),
+    (["model.convs=0"], "model.convs=0 is invalid: must be an integer in 1.."),
     (["model.upsample=bilinear"], "model.upsample='bilinear' is invalid: must be one of transpose, upsampling"),
     (["loss.name=focal"], "loss.name='focal' is invalid: must be one of bce, dice, bce_dice"),
     (["loss=bce_dice", "loss.alpha=1.5"], "loss.alpha=1.5 is invalid: must be in [0, 1]"),
     (["loss.alpha=-0.1"], "loss.alpha=-0.1 is invalid"),
-    (["train.epochs=0"], "train.epochs=0 is invalid: must be an integer >= 1"),
+    (["train.epochs=0"], "train.epochs=0 is invalid: must be an integer in 1.."),
     (["train.batch_size=0"], "train.batch_size=0 is invalid"),
     (["train.lr=0"], "train.lr=0.0 is invalid: must be > 0"),
     (["data.val_fraction=1.0"], "data.val_fraction=1.0 is invalid: must be in [0, 1)"),

@@ -2,7 +2,6 @@
 job errors of parallel jobs, thread limits, and the Optuna search."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -21,7 +20,11 @@ EPOCH_METRICS = ["loss", "accuracy", "dice", "iou", "val_loss", "val_accuracy", 
                  "val_iou", "lr"]
 FINAL_METRICS = ["n_params", "train_time_s", "epochs_run", "test_loss", "test_accuracy",
                  "test_dice", "test_iou", "test_object_f1", "floor_object_dice"]
-HAS_RAY = all(importlib.util.find_spec(m) for m in ("ray", "hydra_plugins.hydra_ray_launcher"))
+LAUNCHERS = {  # two jobs at once on this machine
+    "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+    "ray": ["hydra/launcher=ray", "hydra.launcher.ray.init.address=local",
+            "+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.init.include_dashboard=false"],
+}
 
 
 def free_port() -> int:
@@ -192,16 +195,23 @@ def test_joblib_multirun_logs_to_a_server(server, tmp_path):
 
 
 def test_user_errors_of_parallel_jobs_end_in_one_line(tmp_path, store):
-    """Both jobs fail validation in their workers: each records its error on the parent, the
-    sweep ends with one line and exit 2, the parent FAILED, nothing RUNNING."""
-    out = run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.depth=5,6",
-                  *TINY, f"tracking.uri={store}", cwd=tmp_path)
+    """Both jobs fail on their data in their workers (masks that are not 0/1, which only
+    loading the arrays shows): each records its error on the parent, the sweep ends with one
+    line and exit 2, the parent FAILED, nothing RUNNING."""
+    import numpy as np
+
+    from conftest import write_npz
+
+    data = write_npz(tmp_path / "bad masks.npz", n=8, size=16,
+                     masks=np.full((8, 16, 16), 3, np.uint8))
+    out = run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.depth=1,2",
+                  "data=npz", f"data.path='{data}'", "train.epochs=1", f"tracking.uri={store}",
+                  cwd=tmp_path)
     assert out.returncode == 2, out.stderr[-3000:]
     assert "Traceback" not in out.stderr and "HYDRA_FULL_ERROR" not in out.stderr
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("unetexp: error: 2 jobs failed (parent run ")
-    assert "[#0] model.depth=5 is too deep for 16x16" in last
-    assert "[#1] model.depth=6 is too deep for 16x16" in last
+    assert f"[#0] {data}" in last and f"[#1] {data}" in last
     runs = search_runs(store)
     assert list(runs["status"]) == ["FAILED"] and list(runs["tags.role"]) == ["sweep"]
 
@@ -229,14 +239,11 @@ def test_ctrl_c_in_a_joblib_multirun_leaves_nothing_running(tmp_path, store):
     assert len(runs) == 3 and (runs["status"] == "KILLED").all(), runs[["status", "tags.role"]]
 
 
-@pytest.mark.skipif(not HAS_RAY, reason="Ray launcher not installed: pip install -e '.[scale]'")
 def test_ray_multirun_logs_to_the_same_server(server, tmp_path):
     """2 jobs on a new local Ray (2 CPUs, whatever cluster `ray start` left): the launching
     process sets no environment variable, the parent id reaches the jobs through
     hydra.job.env_set (as it reaches the workers of a cluster, which inherit nothing)."""
-    out = run_cli("-m", "hydra/launcher=ray", "hydra.launcher.ray.init.address=local",
-                  "+hydra.launcher.ray.init.num_cpus=2",
-                  "+hydra.launcher.ray.init.include_dashboard=false", "model.depth=1,2", *TINY,
+    out = run_cli("-m", *LAUNCHERS["ray"], "model.depth=1,2", *TINY,
                   "train.intra_op_threads=1", f"tracking.uri={server}", "tracking.experiment=ray",
                   cwd=tmp_path, env={"RAY_USAGE_STATS_ENABLED": "0"}, timeout=400)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -246,6 +253,19 @@ def test_ray_multirun_logs_to_the_same_server(server, tmp_path):
     assert (children["tags.mlflow.parentRunId"] == parent["run_id"]).all()
     assert parent["tags.pid"] not in set(children["tags.pid"])
     assert_nothing_lost(server, children, epochs=1)
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_parallel_jobs_of_one_config_train_it_once(tmp_path, store, launcher):
+    """`seed=0,0`: two jobs of one config run at once in two workers: one trains it, the other
+    waits for it and reuses it (the claim is atomic under the store's lock)."""
+    out = run_cli("-m", *LAUNCHERS[launcher], "seed=0,0", *TINY, "train.intra_op_threads=1",
+                  f"tracking.uri={store}", cwd=tmp_path, env={"RAY_USAGE_STATS_ENABLED": "0"},
+                  timeout=400)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "1 trained, 1 skipped" in out.stdout + out.stderr
+    runs = search_runs(store)
+    assert sorted(runs["tags.role"]) == ["job", "sweep"] and (runs["status"] == "FINISHED").all()
 
 
 def test_optuna_search_tags_its_best_trial_and_resumes(server, tmp_path):

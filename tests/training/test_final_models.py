@@ -53,7 +53,7 @@ def test_the_study_protocol_switch_and_seed_interpolation():
     (["train.reduce_lr.enabled=true", "train.reduce_lr.monitor=val_output1_loss"],
      "train.reduce_lr.monitor='val_output1_loss' is invalid"),  # no such head without deep supervision
     (["train.early_stopping.enabled=true", "train.early_stopping.patience=-1"],
-     "train.early_stopping.patience=-1 is invalid: must be an integer >= 0"),
+     "train.early_stopping.patience=-1 is invalid: must be an integer in 0.."),
     (["train.reduce_lr.enabled=true", "train.reduce_lr.factor=1.5"],
      "train.reduce_lr.factor=1.5 is invalid: must be in (0, 1)"),
     (["train.reduce_lr.enabled=true", "train.reduce_lr.min_lr=-1"], "train.reduce_lr.min_lr=-1.0 is invalid"),

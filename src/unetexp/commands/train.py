@@ -71,11 +71,13 @@ def main() -> None:
     """Start the Hydra app with the project's conf/, whatever the working directory."""
     import hydra
 
+    from unetexp.config.jobs import check_command_line
     from unetexp.config.paths import conf_dir
     from unetexp.config.schema import register_configs
 
     try:
         config_path = str(conf_dir())
+        check_command_line(sys.argv[1:])  # every job of a sweep, before the first one trains
     except UnetexpError as exc:
         exit_with_error(exc)
     register_configs()

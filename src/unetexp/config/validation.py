@@ -1,12 +1,17 @@
-"""The checks that run before TensorFlow loads: values that cannot build or train a model
-become one-line `ConfigError`s naming the key and what is allowed."""
+"""The checks that run before data loads or TensorFlow imports: one check per leaf key of the
+schema (`CHECKS`, keyed by dotted key; a test proves every leaf has one), each turning a value
+that cannot build, train or track a model into a one-line `ConfigError` naming the key."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import math
+from functools import reduce
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from unetexp.errors import ConfigError
+from unetexp.config.hashing import flatten
+from unetexp.errors import ConfigError, first_line
 
 if TYPE_CHECKING:
     from unetexp.config.schema import Config
@@ -20,6 +25,10 @@ OPTIMIZER_CHOICES = ("adam", "sgd", "rmsprop")
 # are the full-resolution head's), and for such a model also Keras's own per-head names
 EPOCH_METRICS = ("loss", "accuracy", "dice", "iou")
 MONITOR_CHOICES = tuple(f"{p}{m}" for p in ("val_", "") for m in EPOCH_METRICS)
+SEED_MAX = 2 ** 32 - 1  # numpy's and scikit-learn's seeds
+
+# (value, whole config) -> None when the value is fine, else what is allowed
+Check = Callable[[Any, Any], Optional[str]]
 
 
 def deep_monitor_choices(depth: int) -> tuple[str, ...]:
@@ -29,80 +38,194 @@ def deep_monitor_choices(depth: int) -> tuple[str, ...]:
         f"{p}output{h}_{m}" for p in ("val_", "") for h in heads for m in EPOCH_METRICS)
 
 
-def _need(ok: bool, key: str, allowed: str, value: Any) -> None:
-    if not ok:
-        raise ConfigError(f"{key}={value!r} is invalid: {allowed}")
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def integer(low: int, high: int, note: str = "") -> Check:
+    """An integer in low..high (high: a bound against absurd sizes, not a taste)."""
+    def check(value, cfg):
+        if not (_is_int(value) and low <= value <= high):
+            return f"must be an integer in {low}..{high}{note}"
+    return check
+
+
+def number(low: float, high: float | None = None, open_low: bool = False,
+           open_high: bool = True) -> Check:
+    """A finite number between low and high; `open_*` excludes the bound."""
+    text = {(None, True): f"> {low:g}", (None, False): f">= {low:g}"}.get((high, open_low)) or (
+        f"in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}")
+
+    def check(value, cfg):
+        ok = _is_number(value) and (value > low if open_low else value >= low) and (
+            high is None or (value < high if open_high else value <= high))
+        if not ok:
+            return f"must be a finite number {text}" if not _is_number(value) else f"must be {text}"
+    return check
+
+
+def choice(choices: tuple[str, ...], nullable: bool = False) -> Check:
+    def check(value, cfg):
+        if not ((nullable and value is None) or (isinstance(value, str) and value in choices)):
+            return f"must be {'null or ' if nullable else ''}one of {', '.join(choices)}"
+    return check
+
+
+def boolean(value, cfg):
+    if not isinstance(value, bool):
+        return "must be true or false"
+
+
+def text(nullable: bool, longest: int = 4096) -> Check:
+    """A name, path or URI: any characters (spaces, non-ASCII) but control characters."""
+    def check(value, cfg):
+        if nullable and value is None:
+            return None
+        if not (isinstance(value, str) and value.strip() and len(value) <= longest
+                and value.isprintable()):
+            return (f"must be {'null or ' if nullable else ''}a non-empty text of at most "
+                    f"{longest} printable characters")
+    return check
+
+
+def _both(*checks: Check) -> Check:
+    def check(value, cfg):
+        return next((found for c in checks if (found := c(value, cfg))), None)
+    return check
+
+
+def _bottleneck(value, cfg):
+    step = 2 ** cfg.model.depth
+    if not (_is_int(value) and step <= value <= 8192 and value % step == 0):
+        return f"must be a positive multiple of 2**model.depth = {step}, at most 8192"
+
+
+def _deep_supervision(value, cfg):
+    if value and cfg.model.depth < 2:
+        return "needs model.depth >= 2 (the extra heads sit at 1/2 and 1/4 resolution)"
+
+
+def _synthetic_size(value, cfg):
+    if cfg.data.name == "synthetic":  # a file's size is checked once its header is read
+        check_depth(cfg.model.depth, value, "data.size")
+
+
+def _needed_by(data_name: str, flag: str) -> Check:
+    def check(value, cfg):
+        if cfg.data.name == data_name and value is None:
+            return f"data={data_name} needs {flag}"
+    return check
+
+
+def _head_weights(value, cfg):
+    weights = list(value) if not isinstance(value, (str, bytes)) and hasattr(value, "__iter__") else []
+    if not (len(weights) == 3 and all(_is_number(w) and w >= 0 for w in weights) and weights[0] > 0):
+        return "must be 3 weights >= 0 (output1, output2, output3), finite, the first > 0"
+
+
+def _monitor(value, cfg):
+    deep = bool(cfg.model.deep_supervision)
+    allowed = MONITOR_CHOICES + (deep_monitor_choices(cfg.model.depth) if deep else ())
+    if value not in allowed:
+        return "must be one of " + ", ".join(MONITOR_CHOICES) + (
+            ", val_loss_total, val_output1_loss (and other val_outputN_*)" if deep else "")
+
+
+def _threads(value, cfg):
+    if not (_is_int(value) and 0 <= value <= 1024):
+        return "must be an integer >= 0 (0: TensorFlow's default), at most 1024"
+
+
+def _callback(prefix: str) -> dict[str, Check]:
+    return {f"{prefix}.enabled": boolean, f"{prefix}.monitor": _monitor,
+            f"{prefix}.patience": integer(0, 1_000_000), f"{prefix}.min_delta": number(0)}
+
+
+PATH = text(nullable=True)
+CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the one reported
+    "model.depth": integer(1, 12, " (the study used 1..5)"),
+    "model.convs": integer(1, 16, " (the study used 1..3)"),
+    "model.upsample": choice(UPSAMPLE_CHOICES),
+    "model.transpose_kernel": integer(1, 15),
+    "model.bottleneck": _bottleneck,
+    "model.dropout": number(0, 1),
+    "model.deep_supervision": _both(boolean, _deep_supervision),
+    "loss.name": choice(LOSS_CHOICES),
+    "loss.alpha": number(0, 1, open_high=False),
+    "loss.head_weights": _head_weights,
+    "data.name": choice(DATA_CHOICES),
+    "data.root": PATH,
+    "data.path": _both(PATH, _needed_by("npz", "data.path=FILE.npz")),
+    "data.images": _both(PATH, _needed_by("seed_npy", "data.images=FILE.npy and data.masks=FILE.npy")),
+    "data.masks": _both(PATH, _needed_by("seed_npy", "data.images=FILE.npy and data.masks=FILE.npy")),
+    "data.size": _both(integer(2, 4096), _synthetic_size),
+    "data.count": integer(4, 1_000_000),
+    "data.test_fraction": number(0, 1, open_low=True),
+    "data.val_fraction": number(0, 1),
+    "data.stratify": choice(STRATIFY_CHOICES, nullable=True),
+    "data.download": boolean,
+    "train.epochs": integer(1, 1_000_000),
+    "train.batch_size": integer(1, 65536),
+    "train.lr": number(0, open_low=True),
+    "train.optimizer": choice(OPTIMIZER_CHOICES),
+    "train.deterministic": boolean,
+    **_callback("train.early_stopping"),
+    "train.early_stopping.restore_best_weights": boolean,
+    **_callback("train.reduce_lr"),
+    "train.reduce_lr.factor": number(0, 1, open_low=True),
+    "train.reduce_lr.min_lr": number(0),
+    "train.save_model": boolean,
+    "train.intra_op_threads": _threads,
+    "train.inter_op_threads": _threads,
+    "tracking.uri": PATH,
+    "tracking.experiment": text(nullable=False, longest=250),
+    "tracking.run_name": text(nullable=True, longest=250),
+    "tracking.sweep": text(nullable=True, longest=250),
+    "seed": integer(0, SEED_MAX),
+    "force": boolean,
+}
+
+
+def value_at(cfg, key: str):
+    """The value of a dotted key, in a DictConfig or the schema's dataclasses."""
+    return reduce(getattr, key.split("."), cfg)
 
 
 def validate(cfg: DictConfig | Config) -> None:
-    """Reject any config that cannot build, train or evaluate a model, before TF is imported."""
-    m, loss, d, t = cfg.model, cfg.loss, cfg.data, cfg.train
-    _need(m.depth >= 1, "model.depth", "must be an integer >= 1 (the study used 1..5)", m.depth)
-    _need(m.convs >= 1, "model.convs", "must be an integer >= 1 (the study used 1..3)", m.convs)
-    _need(m.upsample in UPSAMPLE_CHOICES, "model.upsample",
-          f"must be one of {', '.join(UPSAMPLE_CHOICES)}", m.upsample)
-    _need(m.transpose_kernel >= 1, "model.transpose_kernel", "must be an integer >= 1",
-          m.transpose_kernel)
-    _need(m.bottleneck >= 2 ** m.depth and m.bottleneck % 2 ** m.depth == 0, "model.bottleneck",
-          f"must be a positive multiple of 2**model.depth = {2 ** m.depth}", m.bottleneck)
-    _need(0.0 <= m.dropout < 1.0, "model.dropout", "must be in [0, 1)", m.dropout)
-    if d.name == "synthetic":  # a file's size is checked once loaded (experiment.check_image_size)
-        check_depth(m.depth, d.size, "data.size")
-    _need(loss.name in LOSS_CHOICES, "loss.name", f"must be one of {', '.join(LOSS_CHOICES)}",
-          loss.name)
-    _need(0.0 <= loss.alpha <= 1.0, "loss.alpha", "must be in [0, 1]", loss.alpha)
-    _need(d.name in DATA_CHOICES, "data.name", f"must be one of {', '.join(DATA_CHOICES)}", d.name)
-    _need(d.size >= 2, "data.size", "must be an integer >= 2", d.size)
-    _need(d.count >= 4, "data.count", "must be an integer >= 4", d.count)
-    _need(0.0 < d.test_fraction < 1.0, "data.test_fraction", "must be in (0, 1)", d.test_fraction)
-    _need(0.0 <= d.val_fraction < 1.0, "data.val_fraction", "must be in [0, 1)", d.val_fraction)
-    _need(d.stratify is None or d.stratify in STRATIFY_CHOICES, "data.stratify",
-          f"must be null or one of {', '.join(STRATIFY_CHOICES)}", d.stratify)
-    if d.name == "npz":
-        _need(bool(d.path), "data.path", "data=npz needs data.path=FILE.npz", d.path)
-    if d.name == "seed_npy":
-        _need(bool(d.images) and bool(d.masks), "data.images/data.masks",
-              "data=seed_npy needs data.images=FILE.npy and data.masks=FILE.npy",
-              (d.images, d.masks))
-    _need(t.epochs >= 1, "train.epochs", "must be an integer >= 1", t.epochs)
-    _need(t.batch_size >= 1, "train.batch_size", "must be an integer >= 1", t.batch_size)
-    _need(t.lr > 0, "train.lr", "must be > 0", t.lr)
-    _need(t.optimizer in OPTIMIZER_CHOICES, "train.optimizer",
-          f"must be one of {', '.join(OPTIMIZER_CHOICES)}", t.optimizer)
-    for key in ("intra_op_threads", "inter_op_threads"):
-        threads = getattr(t, key)
-        _need(threads >= 0, f"train.{key}", "must be an integer >= 0 (0: TensorFlow's default)",
-              threads)
-    _validate_deep_supervision(m, loss)
-    _validate_callbacks(t, m.deep_supervision, m.depth)
+    """Reject any config that cannot build, train or evaluate a model, before TF is imported:
+    the first bad key, in schema order, as `KEY=VALUE is invalid: what is allowed`."""
+    unknown = sorted(set(_leaf_keys(cfg)) - set(CHECKS))
+    if unknown:  # `+key=value` adds to any config
+        raise ConfigError(f"{unknown[0]} is not a key of the config (`unetexp --help` lists them)")
+    for key, check in CHECKS.items():
+        try:
+            value = value_at(cfg, key)
+        except (AttributeError, KeyError):
+            raise ConfigError(f"{key} is missing") from None
+        except OmegaConfBaseException as exc:  # ${...} that does not resolve
+            raise ConfigError(f"{key}: cannot resolve its value ({first_line(exc)})") from None
+        allowed = check(value, cfg)
+        if allowed:
+            raise ConfigError(f"{key}={_shown(value)} is invalid: {allowed}")
 
 
-def _validate_deep_supervision(m, loss) -> None:
-    weights = list(loss.head_weights)
-    _need(len(weights) == 3 and all(w >= 0 for w in weights) and weights[0] > 0,
-          "loss.head_weights", "must be 3 weights >= 0 (output1, output2, output3), the first > 0",
-          weights)
-    if m.deep_supervision:
-        _need(m.depth >= 2, "model.deep_supervision",
-              "needs model.depth >= 2 (the extra heads sit at 1/2 and 1/4 resolution)",
-              m.deep_supervision)
+def _leaf_keys(cfg) -> list[str]:
+    """The dotted keys of a composed config's leaves (Hydra's own node aside)."""
+    if not isinstance(cfg, DictConfig):
+        return []
+    node = OmegaConf.to_container(cfg, resolve=False)
+    return list(flatten({k: v for k, v in node.items() if k != "hydra"}))
 
 
-def _validate_callbacks(t, deep: bool, depth: int) -> None:
-    allowed = MONITOR_CHOICES + (deep_monitor_choices(depth) if deep else ())
-    shown = ", ".join(MONITOR_CHOICES) + (
-        ", val_loss_total, val_output1_loss (and other val_outputN_*)" if deep else "")
-    for key in ("early_stopping", "reduce_lr"):
-        c = getattr(t, key)
-        if not c.enabled:
-            continue
-        _need(c.monitor in allowed, f"train.{key}.monitor", f"must be one of {shown}", c.monitor)
-        _need(c.patience >= 0, f"train.{key}.patience", "must be an integer >= 0", c.patience)
-        _need(c.min_delta >= 0, f"train.{key}.min_delta", "must be >= 0", c.min_delta)
-    r = t.reduce_lr
-    if r.enabled:
-        _need(0.0 < r.factor < 1.0, "train.reduce_lr.factor", "must be in (0, 1)", r.factor)
-        _need(r.min_lr >= 0, "train.reduce_lr.min_lr", "must be >= 0", r.min_lr)
+def _shown(value) -> str:
+    """A value as the user typed it, lists included (OmegaConf's ListConfig)."""
+    if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)):
+        return repr(list(value))
+    return repr(value)
 
 
 def check_depth(depth: int, size: int, source: str) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Iterator
 
 from unetexp.config.paths import project_root
+from unetexp.errors import StoreError, one_line
 from unetexp.host import process_tags
 from unetexp.tracking.parent import ended_on_error
-from unetexp.tracking.store import connect
+from unetexp.tracking.claim import claim
 
 
 def git_commit() -> str | None:
@@ -25,8 +26,8 @@ def git_commit() -> str | None:
 class JobRun:
     """The MLflow run of one training job, logging under the names the README lists."""
 
-    def __init__(self, mlflow, run_id: str):
-        self._mlflow, self.run_id = mlflow, run_id
+    def __init__(self, mlflow, run_id: str, reused: bool = False):
+        self._mlflow, self.run_id, self.reused = mlflow, run_id, reused
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         self._mlflow.log_metrics(metrics, step=epoch)
@@ -46,19 +47,40 @@ class JobRun:
 
 @contextmanager
 def job_run(uri: str | None, experiment: str, run_name: str, tags: dict[str, str],
-            params: dict, parent_run_id: str | None = None) -> Iterator[JobRun]:
+            params: dict, parent_run_id: str | None = None, force: bool = False,
+            label: str = "") -> Iterator[JobRun]:
     """One run that always ends: FINISHED, FAILED on an error, KILLED on Ctrl-C; and a failed
-    job closes its parent too (Hydra calls no multirun-end callback after a failure)."""
+    job closes its parent too (Hydra calls no multirun-end callback after a failure).
+    With a `config_hash` tag and not `force`, a FINISHED run of that config is yielded
+    instead (`reused`), once any live process training it has finished (`claim`)."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
-    experiment_id = connect(uri, experiment)
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
-                           tags={**tags, **process_tags()}, parent_run_id=parent_run_id)
+    def start(experiment_id: str) -> None:
+        mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
+                         tags={**tags, **process_tags()}, parent_run_id=parent_run_id)
+
+    reused = claim(uri, experiment, tags.get("config_hash"), force, start, label)
+    if reused:
+        yield JobRun(mlflow, reused, reused=True)
+        return
+    run_id = mlflow.active_run().info.run_id
     with ended_on_error(uri, parent_run_id):
         try:
             mlflow.log_params({k: "None" if v is None else v for k, v in params.items()})
-            yield JobRun(mlflow, run.info.run_id)
+            yield JobRun(mlflow, run_id)
         except BaseException as exc:
-            mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            _end(mlflow, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            if isinstance(exc, (OSError, MlflowException)):  # the store or its artifact folder
+                raise StoreError(f"run {run_id} FAILED: cannot write to the MLflow store or its "
+                                 f"artifacts ({one_line(exc)[:500]})") from None
             raise
     mlflow.end_run("FINISHED")
+
+
+def _end(mlflow, status: str) -> None:
+    """End the active run; a store that is gone cannot record it (nothing is left RUNNING)."""
+    try:
+        mlflow.end_run(status)
+    except Exception:
+        pass

@@ -49,7 +49,10 @@ def ended_on_error(uri: str | None, run_id: str | None) -> Iterator[None]:
     try:
         yield
     except BaseException as exc:
-        end_parent(uri, run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        try:
+            end_parent(uri, run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        except Exception:  # the store itself is gone: the error that ended the job is the news
+            pass
         raise
 
 
@@ -79,8 +82,9 @@ def check_parent(uri: str | None, parent_run_id: str | None) -> None:
     if not found:
         raise ConfigError(
             f"tracking.uri={resolve_uri(uri)}: this job's parent run {parent_run_id} is not in "
-            f"this store: jobs on another machine cannot share a local SQLite file; start "
-            f"`mlflow server` and set tracking.uri=http://HOST:PORT (docs/scaling.md)")
+            f"this store: the file was deleted or replaced during the sweep, or the job runs on "
+            f"another machine, which cannot share a local SQLite file (start `mlflow server` and "
+            f"set tracking.uri=http://HOST:PORT, docs/scaling.md)")
 
 
 def note_failure(uri: str | None, parent_run_id: str | None, job_num: int | None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -18,6 +19,10 @@ from unetexp.config.paths import project_root
 from unetexp.errors import ConfigError, first_line
 
 SQLITE = "sqlite:///"
+# what a new SQLite store answers while another process (one not taking our lock: mlflow ui,
+# a script) creates MLflow's tables: retried
+RACES = ("already exists", "database is locked", "no such table", "UNIQUE constraint failed")
+OPEN_ATTEMPTS = 8
 
 
 def default_uri() -> str:
@@ -55,8 +60,9 @@ def client(uri: str | None):
 
 
 @contextmanager
-def _store_lock(uri: str) -> Iterator[None]:
-    """Serialise schema and experiment creation: parallel jobs would collide on a new store."""
+def store_lock(uri: str) -> Iterator[None]:
+    """Serialise schema, experiment and run creation on a SQLite store: parallel jobs would
+    collide on a new store, and two sweeps would both claim one config."""
     db = sqlite_path(uri)
     if db is None:
         yield
@@ -93,19 +99,25 @@ def connect(uri: str | None, experiment: str) -> str:
 
     quiet_mlflow()
     mlflow.set_tracking_uri(uri)
-    try:
-        with _store_lock(uri):
-            client = mlflow.MlflowClient()
-            found = client.get_experiment_by_name(experiment)
-            if found is None:
-                return client.create_experiment(experiment, artifact_location=artifact_location(uri))
-            if found.lifecycle_stage != "deleted":
-                close_stale_runs(client, found.experiment_id)
-    except ConfigError:
-        raise
-    except Exception as exc:  # a store MLflow cannot open: say which, in one line
-        raise ConfigError(f"tracking.uri={uri}: cannot use this MLflow store "
-                          f"({first_line(exc)})") from None
+    for attempt in range(1, OPEN_ATTEMPTS + 1):
+        try:
+            with store_lock(uri):
+                client = mlflow.MlflowClient()
+                found = client.get_experiment_by_name(experiment)
+                if found is None:
+                    return client.create_experiment(experiment,
+                                                    artifact_location=artifact_location(uri))
+                if found.lifecycle_stage != "deleted":
+                    close_stale_runs(client, found.experiment_id)
+            break
+        except ConfigError:
+            raise
+        except Exception as exc:  # a store MLflow cannot open: say which, in one line
+            if attempt < OPEN_ATTEMPTS and any(text in str(exc) for text in RACES):
+                time.sleep(0.5 * attempt)  # another process (mlflow ui, a script) creates it
+                continue
+            raise ConfigError(f"tracking.uri={uri}: cannot use this MLflow store "
+                              f"({first_line(exc)})") from None
     if found.lifecycle_stage == "deleted":
         raise ConfigError(f"tracking.experiment={experiment!r} is deleted in {uri}: restore it "
                           f"(mlflow experiments restore) or choose another name")
