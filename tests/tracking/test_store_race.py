@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 OPEN = """
 import sys, time
 uri, at, kind = sys.argv[1], float(sys.argv[2]), sys.argv[3]
