@@ -60,10 +60,10 @@ def client(uri: str | None):
 
 
 @contextmanager
-def store_lock(uri: str) -> Iterator[None]:
+def store_lock(uri: str | None) -> Iterator[None]:
     """Serialise schema, experiment and run creation on a SQLite store: parallel jobs would
     collide on a new store, and two sweeps would both claim one config."""
-    db = sqlite_path(uri)
+    db = sqlite_path(resolve_uri(uri))
     if db is None:
         yield
         return
