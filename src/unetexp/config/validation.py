@@ -73,6 +73,8 @@ def validate(cfg: DictConfig | Config) -> None:
         threads = getattr(t, key)
         _need(threads >= 0, f"train.{key}", "must be an integer >= 0 (0: TensorFlow's default)",
               threads)
+    _need(not cfg.tracking.register_model or t.save_model, "tracking.register_model",
+          "registers the logged model: it needs train.save_model=true", cfg.tracking.register_model)
     _validate_deep_supervision(m, loss)
     _validate_callbacks(t, m.deep_supervision, m.depth)
 
