@@ -18,8 +18,10 @@ from unetexp.data import open_dataset
 from unetexp.data.load import Dataset
 from unetexp.data.split import split
 from unetexp.tracking import parent
+from unetexp.tracking.datasets import log_dataset
 from unetexp.tracking.dedup import find_finished
 from unetexp.tracking.job import git_commit, job_run
+from unetexp.tracking.naming import run_description, run_name
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +37,6 @@ class JobContext:
     @property
     def label(self) -> str:
         return "" if self.job_num is None else f"[#{self.job_num}] "
-
-
-def run_name(cfg: DictConfig) -> str:
-    """A readable name for the MLflow UI: d3-c1-transpose2-b128-bce-s0."""
-    m = cfg.model
-    up = f"transpose{m.transpose_kernel}" if m.upsample == "transpose" else m.upsample
-    extras = (f"-drop{m.dropout:g}" if m.dropout else "") + ("-ds" if m.deep_supervision else "")
-    return f"d{m.depth}-c{m.convs}-{up}-b{m.bottleneck}{extras}-{cfg.loss.name}-s{cfg.seed}"
 
 
 def floor_baselines(y_test) -> dict[str, float]:
@@ -85,6 +79,8 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
         "config_hash": digest,
         "data_source": dataset.source,
         "role": "job",
+        "mlflow.note.content": run_description(cfg, dataset.source, splits.sizes(), job.job_num,
+                                               job.parent_run_id),
     }
     if job.job_num is not None:
         tags["job_num"] = str(job.job_num)
@@ -96,6 +92,7 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
                           parent_run_id=job.parent_run_id) as run:
         log.info("%s%s: %s, %s, run %s", job.label, name, dataset.source,
                  ", ".join(f"{k} {v}" for k, v in splits.sizes().items()), run.run_id)
+        log_dataset(dataset.source, dataset.images, dataset.masks, splits.sizes(), cfg.seed)
         from unetexp.training.fit import train_and_evaluate  # TensorFlow loads here, and only here
 
         result = train_and_evaluate(cfg, splits, on_epoch=run.log_epoch, label=job.label)
@@ -108,8 +105,13 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
             run.log_result(metrics, {
                 "config.yaml": OmegaConf.to_yaml(cfg, resolve=True),
                 "classification_report.json": result.report,
-                **write_run_files(cfg, splits, result, Path(folder), name),
+                **write_run_files(splits, result, Path(folder), name),
             })
+        if cfg.train.save_model:
+            from unetexp.tracking.model import log_model
+            from unetexp.training.model import inference_model
+
+            log_model(inference_model(result.model), splits.x_test[:1], cfg.tracking.register_model)
     log.info("%sdone %s: %d params, %d epochs (best %d), %.1fs, accuracy %.4f, dice %.4f, "
              "iou %.4f (run %s)", job.label, name, result.n_params, result.epochs_run,
              result.best_epoch, result.train_time_s, metrics["test_accuracy"],
