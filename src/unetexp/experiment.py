@@ -111,7 +111,10 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
             from unetexp.tracking.model import log_model
             from unetexp.training.model import inference_model
 
-            log_model(inference_model(result.model), splits.x_test[:1], cfg.tracking.register_model)
+            model_uri = log_model(inference_model(result.model), splits.x_test[:1],
+                                  cfg.tracking.register_model)
+            log.info("%smodel logged: runs:/%s/model (%s)%s", job.label, run.run_id, model_uri,
+                     f", registered as {cfg.tracking.register_model}" if cfg.tracking.register_model else "")
     log.info("%sdone %s: %d params, %d epochs (best %d), %.1fs, accuracy %.4f, dice %.4f, "
              "iou %.4f (run %s)", job.label, name, result.n_params, result.epochs_run,
              result.best_epoch, result.train_time_s, metrics["test_accuracy"],

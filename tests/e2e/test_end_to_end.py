@@ -22,7 +22,8 @@ def sweep(tmp_path_factory):
     """`python -m unetexp -m model.depth=1,2 ...` into a fresh store, run from another folder."""
     tmp = tmp_path_factory.mktemp("sweep")
     store = f"sqlite:///{tmp / 'store' / 'mlflow.db'}"
-    out = run_cli("-m", "model.depth=1,2", *TINY, "train.epochs=2", f"tracking.uri={store}", cwd=tmp)
+    out = run_cli("-m", "model.depth=1,2", *TINY, "train.epochs=2", f"tracking.uri={store}", cwd=tmp,
+                  timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     return store, out, search_runs(store)
 
@@ -101,7 +102,7 @@ def test_every_job_logs_its_dataset_and_runs_on_other_data_differ(sweep, tmp_pat
         assert one.dataset.digest == tags["sha256"][:36] and tags["n_train"] == "19"
     path = write_npz(tmp_path / "pets_like.npz", n=12)
     out = run_cli("data=npz", f"data.path={path}", "train.epochs=1", f"tracking.uri={store}",
-                  "tracking.experiment=other_data", cwd=tmp_path)
+                  "tracking.experiment=other_data", cwd=tmp_path, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     (npz,) = dataset_inputs(store, "other_data")["s0 d3 c1 transpose2 b128 bce e1"]
     assert npz.dataset.name == "pets_like" and npz.dataset.source_type == "local"

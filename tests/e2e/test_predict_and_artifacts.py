@@ -22,7 +22,7 @@ def deep_run(tmp_path_factory):
     """`python -m unetexp +experiment=unet_deep` (2 epochs, 16x16 synthetic) into a fresh store."""
     tmp = tmp_path_factory.mktemp("final")
     store = f"sqlite:///{tmp / 'store' / 'mlflow.db'}"
-    out = run_cli("+experiment=unet_deep", *TINY_FINAL, f"tracking.uri={store}", cwd=tmp)
+    out = run_cli("+experiment=unet_deep", *TINY_FINAL, f"tracking.uri={store}", cwd=tmp, timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     run = search_runs(store).iloc[0]
     return store, run, tmp, out

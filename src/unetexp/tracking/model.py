@@ -25,7 +25,9 @@ def log_model(model, example, register_as: str | None = None) -> str:
     """Log `model` (one input NHWC float32 in [0, 1], one output: mask probabilities NHW1) to
     the active run under `model`, with `example` (a few images) as its input example;
     registered as a new version of `register_as` when given. Returns the model's URI."""
-    import keras
+    import contextlib
+    import io
+
     import mlflow
     import numpy as np
     from mlflow.models import ModelSignature
@@ -35,9 +37,9 @@ def log_model(model, example, register_as: str | None = None) -> str:
     signature = ModelSignature(
         inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, height, width, channels))]),
         outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, height, width, 1))]))
-    keras.utils.disable_interactive_logging()  # MLflow checks the example: no progress bar
-    info = mlflow.tensorflow.log_model(
-        model, name=MODEL_PATH, signature=signature,
-        input_example=np.asarray(example, np.float32), registered_model_name=register_as,
-        pip_requirements=pinned_requirements())
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras's progress bar: MLflow tries the example
+        info = mlflow.tensorflow.log_model(
+            model, name=MODEL_PATH, signature=signature,
+            input_example=np.asarray(example, np.float32), registered_model_name=register_as,
+            pip_requirements=pinned_requirements())
     return info.model_uri
