@@ -67,7 +67,7 @@ def test_the_model_is_an_mlflow_model_that_pyfunc_loads_and_the_registry_holds(d
     store, run, _, _ = deep_run
     mlflow.set_tracking_uri(store)
     (version,) = mlflow.MlflowClient().search_model_versions("name = 'unet_deep'")
-    assert version.run_id == run["run_id"] and version.version == "1"
+    assert version.run_id == run["run_id"] and str(version.version) == "1"
     for uri in (f"runs:/{run['run_id']}/model", "models:/unet_deep/latest", "models:/unet_deep/1"):
         model = mlflow.pyfunc.load_model(uri)
         assert model.metadata.get_input_schema().inputs[0].shape == (-1, 16, 16, 3)
