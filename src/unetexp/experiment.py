@@ -15,11 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 from unetexp.config.hashing import config_hash, flatten
 from unetexp.config.validation import check_depth, validate
 from unetexp.data import open_dataset
+from unetexp.data.identity import data_identity
 from unetexp.data.load import Dataset
 from unetexp.data.split import split
 from unetexp.tracking import parent
+from unetexp.tracking.datasets import log_dataset
 from unetexp.tracking.job import git_commit, job_run
-from unetexp.data.identity import data_identity
+from unetexp.tracking.naming import run_description, run_name
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +37,6 @@ class JobContext:
     @property
     def label(self) -> str:
         return "" if self.job_num is None else f"[#{self.job_num}] "
-
-
-def run_name(cfg: DictConfig) -> str:
-    """A readable name for the MLflow UI: d3-c1-transpose2-b128-bce-s0."""
-    m = cfg.model
-    up = f"transpose{m.transpose_kernel}" if m.upsample == "transpose" else m.upsample
-    extras = (f"-drop{m.dropout:g}" if m.dropout else "") + ("-ds" if m.deep_supervision else "")
-    return f"d{m.depth}-c{m.convs}-{up}-b{m.bottleneck}{extras}-{cfg.loss.name}-s{cfg.seed}"
 
 
 def floor_baselines(y_test) -> dict[str, float]:
@@ -73,11 +67,14 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     parent.check_parent(cfg.tracking.uri, job.parent_run_id)
     name = cfg.tracking.run_name or run_name(cfg)
     digest = config_hash(cfg)
+    identity = data_identity(dataset.source, dataset.images, dataset.masks)
     tags = {
         "overrides": " ".join(job.overrides),
         "config_hash": digest,
         "role": "job",
-        **data_identity(dataset.source, dataset.images, dataset.masks),
+        **identity,
+        "mlflow.note.content": run_description(cfg, dataset.source, splits.sizes(), job.job_num,
+                                               job.parent_run_id),
     }
     if job.job_num is not None:
         tags["job_num"] = str(job.job_num)
@@ -94,6 +91,8 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
             return {"run_id": run.run_id, "skipped": True}
         log.info("%s%s: %s, %s, run %s", job.label, name, dataset.source,
                  ", ".join(f"{k} {v}" for k, v in splits.sizes().items()), run.run_id)
+        log_dataset(dataset.source, identity["data_sha256"], dataset.images, dataset.masks,
+                    splits.sizes(), cfg.seed)
         from unetexp.training.fit import train_and_evaluate  # TensorFlow loads here, and only here
 
         result = train_and_evaluate(cfg, splits, on_epoch=run.log_epoch, label=job.label)
@@ -106,8 +105,16 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
             run.log_result(metrics, {
                 "config.yaml": OmegaConf.to_yaml(cfg, resolve=True),
                 "classification_report.json": result.report,
-                **write_run_files(cfg, splits, result, Path(folder), name),
+                **write_run_files(splits, result, Path(folder), name),
             })
+        if cfg.train.save_model:
+            from unetexp.tracking.model import log_model
+            from unetexp.training.model import inference_model
+
+            model_uri = log_model(inference_model(result.model), splits.x_test[:1],
+                                  cfg.tracking.register_model)
+            log.info("%smodel logged: runs:/%s/model (%s)%s", job.label, run.run_id, model_uri,
+                     f", registered as {cfg.tracking.register_model}" if cfg.tracking.register_model else "")
     log.info("%sdone %s: %d params, %d epochs (best %d), %.1fs, accuracy %.4f, dice %.4f, "
              "iou %.4f (run %s)", job.label, name, result.n_params, result.epochs_run,
              result.best_epoch, result.train_time_s, metrics["test_accuracy"],

@@ -30,7 +30,8 @@ BAD = {
     "train.reduce_lr.min_delta": "small", "train.reduce_lr.min_lr": -1.0,
     "train.save_model": [], "train.intra_op_threads": -1, "train.inter_op_threads": 4096,
     "tracking.uri": " ", "tracking.experiment": None, "tracking.run_name": "x" * 251,
-    "tracking.sweep": "", "seed": -1, "force": "true",
+    "tracking.sweep": "", "tracking.register_model": "unet_best",
+    "seed": -1, "force": "true",
 }
 
 

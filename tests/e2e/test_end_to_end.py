@@ -14,7 +14,7 @@ PARAMS = ["model.depth", "model.convs", "model.upsample", "model.transpose_kerne
           "tracking.uri", "tracking.experiment", "seed", "data.n_train", "data.n_test"]
 METRICS = ["n_params", "train_time_s", "epochs_run", "best_epoch", "test_loss", "test_accuracy", "test_dice",
            "test_iou", "test_object_f1", "test_background_precision"]
-EPOCH_METRICS = ["loss", "accuracy", "dice", "val_loss", "val_accuracy", "val_dice", "lr"]
+EPOCH_METRICS = ["train_loss", "train_accuracy", "train_dice", "val_loss", "val_accuracy", "val_dice", "lr"]
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,8 @@ def sweep(tmp_path_factory):
     """`python -m unetexp -m model.depth=1,2 ...` into a fresh store, run from another folder."""
     tmp = tmp_path_factory.mktemp("sweep")
     store = f"sqlite:///{tmp / 'store' / 'mlflow.db'}"
-    out = run_cli("-m", "model.depth=1,2", *TINY, "train.epochs=2", f"tracking.uri={store}", cwd=tmp)
+    out = run_cli("-m", "model.depth=1,2", *TINY, "train.epochs=2", f"tracking.uri={store}", cwd=tmp,
+                  timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     return store, out, search_runs(store)
 
@@ -74,6 +75,59 @@ def test_per_epoch_history_and_artifacts(sweep):
     assert mlflow.artifacts.load_text(f"runs:/{run_id}/config.yaml").startswith("model:")
     # artifacts sit beside the SQLite file, not in the working directory
     assert client.get_run(run_id).info.artifact_uri.startswith(Path(store[10:]).parent.as_uri())
+
+
+def dataset_inputs(store: str, experiment: str = "unetexp") -> dict[str, list]:
+    """Every run's dataset inputs as mlflow.search_runs returns them, by run name."""
+    import mlflow
+
+    mlflow.set_tracking_uri(store)
+    runs = mlflow.search_runs(experiment_names=[experiment], output_format="list")
+    return {run.info.run_name: run.inputs.dataset_inputs for run in runs}
+
+
+def test_every_job_logs_its_dataset_and_runs_on_other_data_differ(sweep, tmp_path):
+    import hashlib
+
+    from conftest import write_npz
+
+    store, _, _ = sweep
+    inputs = dataset_inputs(store)
+    jobs = {name: found for name, found in inputs.items() if not name.startswith("sweep")}
+    assert sorted(jobs) == ["s0 d1 c1 transpose2 b128 bce e2", "s0 d2 c1 transpose2 b128 bce e2"]
+    for found in jobs.values():
+        (one,) = found
+        tags = {t.key: t.value for t in one.tags}
+        assert one.dataset.name == "synthetic" and tags["mlflow.data.context"] == "train=19 val=5 test=5"
+        assert one.dataset.digest == tags["sha256"][:36] and tags["n_train"] == "19"
+    path = write_npz(tmp_path / "pets_like.npz", n=12)
+    out = run_cli("data=npz", f"data.path={path}", "train.epochs=1", f"tracking.uri={store}",
+                  "tracking.experiment=other_data", cwd=tmp_path, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (npz,) = dataset_inputs(store, "other_data")["s0 d3 c1 transpose2 b128 bce e1"]
+    assert npz.dataset.name == "pets_like" and npz.dataset.source_type == "local"
+    assert npz.dataset.digest == hashlib.sha256(path.read_bytes()).hexdigest()[:36]
+    assert str(path) in npz.dataset.source
+    assert npz.dataset.digest != one.dataset.digest
+
+
+def test_the_parent_run_summarises_the_sweep(sweep):
+    store, _, runs = sweep
+    parent = runs[runs["tags.role"] == "sweep"].iloc[0]
+    children = runs[runs["tags.role"] == "job"].set_index("params.model.depth")
+    assert parent["params.model.depth"] == "1,2" and parent["params.loss.name"] == "bce"
+    assert parent["params.swept"] == "model.depth"
+    for depth in ("1", "2"):
+        label = f"d{depth} c1 transpose2 b128 bce e2"
+        assert parent[f"metrics.{label}.test_dice_mean"] == children.loc[depth, "metrics.test_dice"]
+        assert parent[f"metrics.{label}.test_accuracy_mean"] == children.loc[depth, "metrics.test_accuracy"]
+    assert parent["metrics.best_test_dice"] == children["metrics.test_dice"].max()
+    best = children["metrics.test_dice"].idxmax()
+    assert parent["tags.best_config"] == f"d{best} c1 transpose2 b128 bce e2"
+    assert parent["tags.sweep_overrides"]  # the tags it had are kept
+    child = runs[runs["tags.role"] == "job"].iloc[0]
+    assert child["tags.mlflow.runName"].startswith("s0 d")
+    assert "U-Net depth" in child["tags.mlflow.note.content"] and parent["run_id"] in child["tags.mlflow.note.content"]
 
 
 def test_terminal_shows_one_line_per_epoch_and_a_summary(sweep):

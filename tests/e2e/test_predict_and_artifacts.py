@@ -1,5 +1,6 @@
-"""A final experiment end to end: its MLflow keys and artifacts, then `unetexp predict` with
-the model it logged, on good and bad image files."""
+"""A final experiment end to end: its MLflow keys, artifacts and registered MLflow model
+(loaded through pyfunc, served by `mlflow models serve`), then `unetexp predict` with the
+model it logged, on good and bad image files."""
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ def deep_run(tmp_path_factory):
     """`python -m unetexp +experiment=unet_deep` (2 epochs, 16x16 synthetic) into a fresh store."""
     tmp = tmp_path_factory.mktemp("final")
     store = f"sqlite:///{tmp / 'store' / 'mlflow.db'}"
-    out = run_cli("+experiment=unet_deep", *TINY_FINAL, f"tracking.uri={store}", cwd=tmp)
+    out = run_cli("+experiment=unet_deep", *TINY_FINAL, f"tracking.uri={store}", cwd=tmp, timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     run = search_runs(store).iloc[0]
     return store, run, tmp, out
@@ -32,16 +33,18 @@ def test_final_run_logs_best_epoch_lr_and_the_full_head_metrics(deep_run):
     import mlflow
 
     store, run, _, out = deep_run
-    assert run["tags.mlflow.runName"] == "unet_deep-s0" and run["status"] == "FINISHED"
+    assert run["tags.mlflow.runName"] == "s0 unet_deep" and run["status"] == "FINISHED"
     assert run["params.data.n_val"] != run["params.data.n_test"]  # a separate validation split
     assert run["metrics.n_params"] == 388_307
     assert run["metrics.epochs_run"] == 2 and 1 <= run["metrics.best_epoch"] <= 2
     for key in ("test_loss", "test_dice", "test_accuracy", "test_loss_total", "test_object_f1"):
         assert run[f"metrics.{key}"] == run[f"metrics.{key}"], key  # present, not NaN
     client = mlflow.MlflowClient(tracking_uri=store)
-    for key in ("loss", "val_loss", "accuracy", "val_dice", "lr", "loss_total", "val_output2_loss"):
+    for key in ("train_loss", "val_loss", "train_accuracy", "val_dice", "lr", "train_loss_total",
+                "val_output2_loss", "train_output2_loss"):
         assert [m.step for m in client.get_metric_history(run["run_id"], key)] == [1, 2], key
-    assert "done unet_deep-s0: 388307 params, 2 epochs (best" in out.stderr + out.stdout
+    assert "done s0 unet_deep: 388307 params, 2 epochs (best" in out.stderr + out.stdout
+    assert "registered as `unet_deep`" in run["tags.mlflow.note.content"]
 
 
 def test_final_run_artifacts(deep_run):
@@ -51,16 +54,73 @@ def test_final_run_artifacts(deep_run):
     client = mlflow.MlflowClient(tracking_uri=store)
     names = {a.path for a in client.list_artifacts(run["run_id"])}
     assert names == {"config.yaml", "classification_report.json", "learning_curves.png",
-                     "predictions.png", "model.keras"}
+                     "predictions.png"}
     folder = Path(client.download_artifacts(run["run_id"], "", str(tmp / "artifacts")))
     for png in ("learning_curves.png", "predictions.png"):
         with Image.open(folder / png) as picture:
             assert picture.format == "PNG" and picture.width > 600
-    from unetexp.training.fit import keras  # the model loads without unetexp's custom objects too
 
-    model = keras.models.load_model(folder / "model.keras", compile=False)
-    assert model.output_names == ["output1", "output2", "output3"]
-    assert model.input_shape == (None, 16, 16, 3)
+
+def test_the_model_is_an_mlflow_model_that_pyfunc_loads_and_the_registry_holds(deep_run):
+    """MLflow's own loader, without unetexp's code: the full-resolution head's masks."""
+    import mlflow
+
+    store, run, _, _ = deep_run
+    mlflow.set_tracking_uri(store)
+    (version,) = mlflow.MlflowClient().search_model_versions("name = 'unet_deep'")
+    assert version.run_id == run["run_id"] and str(version.version) == "1"
+    for uri in (f"runs:/{run['run_id']}/model", "models:/unet_deep/latest", "models:/unet_deep/1"):
+        model = mlflow.pyfunc.load_model(uri)
+        assert model.metadata.get_input_schema().inputs[0].shape == (-1, 16, 16, 3)
+        batch = np.random.default_rng(0).random((3, 16, 16, 3), dtype=np.float32)
+        masks = model.predict(batch)
+        assert masks.shape == (3, 16, 16, 1) and 0.0 <= masks.min() <= masks.max() <= 1.0, uri
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_mlflow_models_serve_serves_the_registered_model(deep_run, tmp_path):
+    """`mlflow models serve` on 127.0.0.1 (a free port, at most 10 minutes to come up) answers
+    one posted image with its mask."""
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    store, _, _, _ = deep_run
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store}
+    with open(tmp_path / "serve.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/unet_deep/latest",
+             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "mlflow models serve did not come up in 600 s"
+                time.sleep(2)
+        image = np.random.default_rng(1).random((1, 16, 16, 3)).round(3).tolist()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=json.dumps({"inputs": image}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            masks = np.asarray(json.load(answer)["predictions"])
+        assert masks.shape == (1, 16, 16, 1) and 0.0 <= masks.min() <= masks.max() <= 1.0
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
 
 
 def write_images(folder: Path) -> None:
@@ -98,14 +158,19 @@ def test_predict_with_a_run_id_skips_bad_files(deep_run, tmp_path):
         f"{n}_{kind}.png" for n in ("rgb", "gray", "alpha") for kind in ("mask", "overlay"))
 
 
-def test_predict_with_a_keras_file_on_one_image(deep_run, tmp_path):
+def keras_file(store: str, run_id: str, folder: Path) -> Path:
+    """The .keras file inside the run's MLflow model."""
     import mlflow
 
+    mlflow.set_tracking_uri(store)
+    return Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model", dst_path=str(folder))) / "data" / "model.keras"
+
+
+def test_predict_with_a_keras_file_on_one_image(deep_run, tmp_path):
     store, run, _, _ = deep_run
-    model = mlflow.MlflowClient(tracking_uri=store).download_artifacts(
-        run["run_id"], "model.keras", str(tmp_path))
+    model = keras_file(store, run["run_id"], tmp_path)
     write_images(tmp_path / "in")
-    out = run_predict(model, str(tmp_path / "in" / "rgb.png"), "--threshold", "0.3", cwd=tmp_path)
+    out = run_predict(str(model), str(tmp_path / "in" / "rgb.png"), "--threshold", "0.3", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "predictions" / "rgb_mask.png").is_file()  # default --out
     assert (tmp_path / "predictions" / "rgb_overlay.png").is_file()
@@ -118,6 +183,35 @@ def test_predict_into_a_closed_pipe_ends_quietly(deep_run, tmp_path):
                                           "--out", str(tmp_path / "out"), "--tracking-uri", store, cwd=tmp_path)
     assert code == OUTPUT_CLOSED_EXIT and "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
     assert (tmp_path / "out" / "rgb_mask.png").is_file()  # the mask is written before its line
+
+
+@pytest.mark.parametrize("uri", ["models:/unet_deep/latest", "models:/unet_deep@champion"])
+def test_predict_with_a_registered_model(uri, deep_run, tmp_path):
+    import mlflow
+
+    store, _, _, _ = deep_run
+    mlflow.MlflowClient(tracking_uri=store).set_registered_model_alias("unet_deep", "champion", "1")
+    write_images(tmp_path / "in")
+    out = run_predict(uri, str(tmp_path / "in" / "rgb.png"), "--out", str(tmp_path / "out"),
+                      "--tracking-uri", store, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    with Image.open(tmp_path / "out" / "rgb_mask.png") as mask:
+        assert mask.size == (30, 40)
+
+
+def test_predict_with_a_run_that_logged_model_keras_before_mlflow_models(deep_run, tmp_path):
+    import mlflow
+
+    store, run, _, _ = deep_run
+    client = mlflow.MlflowClient(tracking_uri=store)
+    legacy = client.create_run(run["experiment_id"], run_name="legacy").info.run_id
+    client.log_artifact(legacy, str(keras_file(store, run["run_id"], tmp_path)))
+    client.set_terminated(legacy)
+    write_images(tmp_path / "in")
+    out = run_predict(legacy, str(tmp_path / "in" / "rgb.png"), "--out", str(tmp_path / "out"),
+                      "--tracking-uri", store, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "out" / "rgb_mask.png").is_file()
 
 
 def test_predict_fails_in_one_line_when_nothing_can_be_processed(deep_run, tmp_path):
@@ -133,7 +227,8 @@ def test_predict_fails_in_one_line_when_nothing_can_be_processed(deep_run, tmp_p
 
 
 @pytest.mark.parametrize("model,existing_store,fragment", [
-    ("missing.keras", True, "missing.keras: no such model file, and not an MLflow run id"),
+    ("missing.keras", True, "missing.keras: no such model file, and not an MLflow run id or model URI"),
+    ("models:/no_such_model/1", True, "models:/no_such_model/1: cannot load this MLflow model ("),
     ("0" * 32, True, f"run {'0' * 32} not found in sqlite:///"),
     ("0" * 32, False, f"run {'0' * 32} not found: no MLflow store at sqlite:///"),
 ])
@@ -157,7 +252,7 @@ def test_predict_run_without_a_model(deep_run, tmp_path):
     write_images(tmp_path / "in")
     out = run_predict(bare, str(tmp_path / "in"), "--tracking-uri", store, cwd=tmp_path)
     assert out.returncode == 2
-    assert f"run {bare} has no model.keras artifact: train with train.save_model=true" in out.stderr
+    assert f"run {bare} logged no model: train with train.save_model=true" in out.stderr
 
 
 def test_predict_missing_input(tmp_path):

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import TINY, run_cli, search_runs
 
-EPOCH_METRICS = ["loss", "accuracy", "dice", "iou", "val_loss", "val_accuracy", "val_dice",
+EPOCH_METRICS = ["train_loss", "train_accuracy", "train_dice", "train_iou", "val_loss", "val_accuracy", "val_dice",
                  "val_iou", "lr"]
 FINAL_METRICS = ["n_params", "train_time_s", "epochs_run", "test_loss", "test_accuracy",
                  "test_dice", "test_iou", "test_object_f1", "floor_object_dice"]

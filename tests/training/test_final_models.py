@@ -31,7 +31,7 @@ def test_experiments_follow_the_spec(name):
     assert t.save_model and t.early_stopping.enabled and t.reduce_lr.enabled
     assert t.early_stopping.restore_best_weights
     assert cfg.data.val_fraction == 0.1  # honest by default
-    assert cfg.tracking.run_name == f"{name}-s0"
+    assert cfg.tracking.run_name == f"s0 {name}" and cfg.tracking.register_model == name
     es, rl = t.early_stopping, t.reduce_lr
     if name == "unet_deep":
         assert list(cfg.loss.head_weights) == [1.0, 0.5, 0.25]
@@ -44,7 +44,7 @@ def test_experiments_follow_the_spec(name):
 
 def test_the_study_protocol_switch_and_seed_interpolation():
     cfg = make_cfg("+experiment=unet_simple", "data.val_fraction=0", "seed=2")
-    assert cfg.data.val_fraction == 0.0 and cfg.tracking.run_name == "unet_simple-s2"
+    assert cfg.data.val_fraction == 0.0 and cfg.tracking.run_name == "s2 unet_simple"
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -125,6 +125,9 @@ def test_flat_names_mean_the_full_resolution_head(tf_train):
         "val_loss_total": 4.0, "val_loss": 1.5, "val_output3_iou": 0.3}
     assert callbacks.flat_metrics({"loss": 1.0, "val_dice": 0.5, "learning_rate": 1e-3}, deep=False) == {
         "loss": 1.0, "val_dice": 0.5}
+    assert callbacks.epoch_metrics(logs, deep=True) == {  # MLflow's per-epoch names
+        "train_loss_total": 3.0, "train_loss": 1.0, "train_dice": 0.8, "train_output2_loss": 2.0,
+        "val_loss_total": 4.0, "val_loss": 1.5, "val_output3_iou": 0.3}
 
 
 def test_deep_supervision_targets_are_nearest_neighbour(tf_train):
@@ -186,8 +189,8 @@ def test_deep_supervision_trains_three_weighted_heads(tf_train):
     result = tf_train.train_and_evaluate(cfg, splits)
     assert [tuple(o.shape) for o in result.model.outputs] == [(None, 16, 16, 1), (None, 8, 8, 1), (None, 4, 4, 1)]
     assert result.model.output_names == ["output1", "output2", "output3"]
-    for key in ("loss", "val_loss", "dice", "val_dice", "loss_total", "val_loss_total",
-                "output2_loss", "val_output3_dice", "lr"):
+    for key in ("train_loss", "val_loss", "train_dice", "val_dice", "train_loss_total",
+                "val_loss_total", "train_output2_loss", "val_output3_dice", "lr"):
         assert len(result.history[key]) == 1, key
     t = result.test
     # loss weights 1 / 0.5 / 0.25: the total is the weighted sum of the heads' losses

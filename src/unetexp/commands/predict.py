@@ -1,9 +1,10 @@
 """`unetexp predict`: apply a trained model to image files and write masks and overlays.
 
-    unetexp predict MODEL_OR_RUN_ID INPUT [--out DIR] [--threshold 0.5] [--tracking-uri URI]
+    unetexp predict MODEL INPUT [--out DIR] [--threshold 0.5] [--tracking-uri URI]
 
-MODEL_OR_RUN_ID is a `.keras` file or the id of an MLflow run that logged `model.keras`
-(`train.save_model=true`, on in the final experiments). INPUT is an image file or a folder
+MODEL is an MLflow model URI (`models:/unet_best/1`, `models:/unet_best@champion`,
+`models:/unet_best/latest`, `runs:/RUN_ID/model`), the id of a run that logged a model
+(`train.save_model=true`, on in the final experiments), or a `.keras` file. INPUT is an image file or a folder
 of them (every file in it, not its subfolders; any format Pillow reads: jpg, png, ...; any
 size). Each image is resized to the model's input, predicted, and its mask resized back to
 the image's own size: OUT/<name>_mask.png (0 background, 255 object) and
@@ -24,9 +25,11 @@ import numpy as np
 
 from unetexp.commands.base import Parser
 from unetexp.errors import UnetexpError, exit_with_error, first_line
+from unetexp.tracking.model import MODEL_PATH
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-MODEL_ARTIFACT = "model.keras"
+MODEL_URIS = ("models:/", "runs:/")
+LEGACY_ARTIFACT = "model.keras"  # what runs logged before the MLflow model
 BATCH = 16
 
 
@@ -47,31 +50,28 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     "<name>_mask.png and <name>_overlay.png for each.",
         epilog="Files that are not readable images are reported and skipped. Exit code 0 when "
                "at least one image was processed, 2 when none could be.")
-    parser.add_argument("model", metavar="MODEL_OR_RUN_ID",
-                        help="a .keras file, or an MLflow run id whose run logged model.keras")
+    parser.add_argument("model", metavar="MODEL",
+                        help="an MLflow model URI (models:/unet_best/1, models:/unet_best@champion, "
+                             "models:/unet_best/latest, runs:/RUN_ID/model), the id of a run that "
+                             "logged a model, or a .keras file")
     parser.add_argument("input", metavar="INPUT", help="an image file or a folder of images")
     parser.add_argument("--out", default="predictions",
                         help="folder for the masks and overlays (default: ./predictions)")
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="object probability above which a pixel is object (default 0.5)")
     parser.add_argument("--tracking-uri", default=None,
-                        help="MLflow store of the run id (default: $MLFLOW_TRACKING_URI, else "
+                        help="MLflow store of the run or model (default: $MLFLOW_TRACKING_URI, else "
                              "the project's mlruns/mlflow.db)")
     return parser.parse_args(argv)
 
 
-def model_file(spec: str, tracking_uri: str | None, folder: Path) -> Path:
-    """The .keras file: SPEC itself, or the run's model.keras downloaded into `folder`."""
-    path = Path(spec)
-    if path.is_file():
-        return path
-    if not RUN_ID.match(spec):
-        raise PredictError(f"{spec}: no such model file, and not an MLflow run id")
+def open_store(tracking_uri: str | None, what: str):
+    """An MlflowClient on the store, which must exist (a missing SQLite file is not created)."""
     from unetexp.tracking.store import quiet_mlflow, resolve_uri, sqlite_path
 
     uri = resolve_uri(tracking_uri)
     if sqlite_path(uri) and not sqlite_path(uri).is_file():
-        raise PredictError(f"run {spec} not found: no MLflow store at {uri}")
+        raise PredictError(f"{what} not found: no MLflow store at {uri}")
     import os
 
     # stderr carries one line per skipped file: no download progress bar among them
@@ -79,20 +79,56 @@ def model_file(spec: str, tracking_uri: str | None, folder: Path) -> Path:
     import mlflow
 
     quiet_mlflow()
-    client = mlflow.MlflowClient(tracking_uri=uri)
+    mlflow.set_tracking_uri(uri)
+    return mlflow.MlflowClient(tracking_uri=uri), uri
+
+
+def load_mlflow_model(model_uri: str):
+    """An MLflow model (`runs:/ID/model`, `models:/NAME/VERSION`, `@ALIAS`, `/latest`) as Keras."""
+    from unetexp.training.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # before MLflow's loader imports it, printing its INFO lines
+    import mlflow.tensorflow
+
     try:
-        client.get_run(spec)
-        names = {a.path for a in client.list_artifacts(spec)}
+        return mlflow.tensorflow.load_model(model_uri)
+    except Exception as exc:  # no such run, model, version or alias; not a TensorFlow model
+        raise PredictError(f"{model_uri}: cannot load this MLflow model ({first_line(exc)[:300]})") from None
+
+
+def run_model(run_id: str, tracking_uri: str | None, folder: Path):
+    """The model a run logged: its MLflow model `model`, or the `model.keras` of runs logged
+    before unetexp used MLflow models."""
+    client, uri = open_store(tracking_uri, f"run {run_id}")
+    try:
+        client.get_run(run_id)
+        names = {a.path for a in client.list_artifacts(run_id)}
     except Exception as exc:  # not found, or a store MLflow cannot read
-        raise PredictError(f"run {spec} not found in {uri} ({first_line(exc)})") from None
-    if MODEL_ARTIFACT not in names:
-        raise PredictError(f"run {spec} has no {MODEL_ARTIFACT} artifact: train with "
-                           f"train.save_model=true (the final experiments do)")
-    return Path(client.download_artifacts(spec, MODEL_ARTIFACT, str(folder)))
+        raise PredictError(f"run {run_id} not found in {uri} ({first_line(exc)})") from None
+    if LEGACY_ARTIFACT in names:
+        return load_keras_file(Path(client.download_artifacts(run_id, LEGACY_ARTIFACT, str(folder))))
+    try:
+        return load_mlflow_model(f"runs:/{run_id}/{MODEL_PATH}")
+    except PredictError:
+        raise PredictError(f"run {run_id} logged no model: train with train.save_model=true "
+                           f"(the final experiments do)") from None
 
 
-def load_model(path: Path):
-    """The trained model, without its training state (TensorFlow loads here)."""
+def load_model(spec: str, tracking_uri: str | None, folder: Path):
+    """The trained model SPEC names: a .keras file, an MLflow model URI, or a run id."""
+    if Path(spec).is_file():
+        return load_keras_file(Path(spec))
+    if spec.startswith(MODEL_URIS):
+        open_store(tracking_uri, spec)
+        return load_mlflow_model(spec)
+    if RUN_ID.match(spec):
+        return run_model(spec, tracking_uri, folder)
+    raise PredictError(f"{spec}: no such model file, and not an MLflow run id or model URI "
+                       f"(models:/NAME/VERSION, models:/NAME@ALIAS, runs:/RUN_ID/model)")
+
+
+def load_keras_file(path: Path):
+    """A saved Keras model, without its training state (TensorFlow loads here)."""
     from unetexp.training.fit import keras  # quiet TensorFlow import, registers unetexp's objects
 
     try:
@@ -177,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     files = input_files(source)
     names = output_names(files)
     with tempfile.TemporaryDirectory(prefix="unetexp-predict-") as folder:
-        model = load_model(model_file(args.model, args.tracking_uri, Path(folder)))
+        model = load_model(args.model, args.tracking_uri, Path(folder))
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

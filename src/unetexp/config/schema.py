@@ -85,7 +85,7 @@ class TrainConfig:
     deterministic: bool = True  # TF op determinism: same seed, same metrics on CPU
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     reduce_lr: ReduceLRConfig = field(default_factory=ReduceLRConfig)
-    save_model: bool = False  # log the trained model as model.keras (final experiments: true)
+    save_model: bool = False  # log the trained model as an MLflow model (final experiments: true)
     intra_op_threads: int = 0  # TensorFlow threads per op; 0 = TF default (all cores)
     inter_op_threads: int = 0  # TensorFlow ops run at once; 0 = TF default
 
@@ -96,6 +96,7 @@ class TrackingConfig:
     experiment: str = "unetexp"
     run_name: Optional[str] = None  # null = derived from the model and loss
     sweep: Optional[str] = None  # set by sweeps/<name>.yaml: tags the parent run
+    register_model: Optional[str] = None  # Model Registry name (final experiments: theirs)
 
 
 @dataclass

@@ -135,6 +135,11 @@ def _monitor(value, cfg):
             ", val_loss_total, val_output1_loss (and other val_outputN_*)" if deep else "")
 
 
+def _registered(value, cfg):
+    if value is not None and not cfg.train.save_model:
+        return "registers the logged model: it needs train.save_model=true"
+
+
 def _threads(value, cfg):
     if not (_is_int(value) and 0 <= value <= 1024):
         return "must be an integer >= 0 (0: TensorFlow's default), at most 1024"
@@ -185,6 +190,7 @@ CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the on
     "tracking.experiment": text(nullable=False, longest=250),
     "tracking.run_name": text(nullable=True, longest=250),
     "tracking.sweep": text(nullable=True, longest=250),
+    "tracking.register_model": _both(text(nullable=True, longest=250), _registered),
     "seed": integer(0, SEED_MAX),
     "force": boolean,
 }

@@ -29,18 +29,18 @@ def learning_curves(history: dict[str, list[float]], path: str | Path, title: st
                     best_epoch: int | None = None, val_label: str = "validation") -> Path:
     """Loss, pixel accuracy, Dice (train vs validation) and learning rate per epoch.
 
-    `history` uses the flat epoch names (`loss`, `val_loss`, ..., `lr`; a deep-supervision
-    model's `loss_total` is drawn dotted beside its full-resolution head's loss)."""
+    `history` uses MLflow's epoch names (`train_loss`, `val_loss`, ..., `lr`; a deep-supervision
+    model's `train_loss_total` is drawn dotted beside its full-resolution head's loss)."""
     fig = _figure(13, 3.4)
     axes = fig.subplots(1, 4)
-    epochs = np.arange(1, len(history.get("loss", [])) + 1)
+    epochs = np.arange(1, len(history.get("train_loss", [])) + 1)
     for ax, (key, name) in zip(axes, PANELS):
-        if key in history:
-            ax.plot(epochs, history[key], "-", color="tab:blue", label="train")
+        if f"train_{key}" in history:
+            ax.plot(epochs, history[f"train_{key}"], "-", color="tab:blue", label="train")
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], "-", color="tab:orange", label=val_label)
-        if key == "loss" and "loss_total" in history:
-            ax.plot(epochs, history["loss_total"], ":", color="tab:blue", label="train, all heads")
+        if key == "loss" and "train_loss_total" in history:
+            ax.plot(epochs, history["train_loss_total"], ":", color="tab:blue", label="train, all heads")
             ax.plot(epochs, history["val_loss_total"], ":", color="tab:orange",
                     label=f"{val_label}, all heads")
         ax.set_title(name)

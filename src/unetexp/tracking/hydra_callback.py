@@ -6,7 +6,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
 from unetexp.tracking import parent
-from unetexp.errors import UnetexpError, exit_with_error
+from unetexp.errors import UnetexpError, exit_with_error, first_line
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,18 @@ def close_open_parents(status: str) -> None:
             parent.end_parent(uri, run_id, status)
         except Exception:  # the store is gone too: the next start closes them (dead processes)
             log.warning("could not close parent run %s", run_id)
+
+
+def summarise(uri: str | None, experiment: str, run_id: str) -> None:
+    """The sweep's summary on its parent run (`results.summary`); a summary that cannot be
+    written is a warning: the sweep's runs are all there."""
+    from unetexp.results.summary import sweep_summary
+
+    try:
+        parent.log_summary(uri, run_id, *sweep_summary(uri, experiment, run_id))
+    except Exception as exc:
+        log.warning("could not write the sweep's summary on parent run %s (%s)", run_id,
+                    first_line(exc))
 
 
 class MlflowSweepCallback(Callback):
@@ -70,4 +82,5 @@ class MlflowSweepCallback(Callback):
         trained, reused = parent.sweep_counts(config.tracking.uri, run_id)
         log.info("sweep done: %d trained, %d skipped (already FINISHED); parent run %s",
                  trained, reused, run_id)
+        summarise(config.tracking.uri, config.tracking.experiment, run_id)
         parent.end_parent(config.tracking.uri, run_id, "FINISHED")

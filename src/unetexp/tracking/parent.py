@@ -120,3 +120,19 @@ def sweep_counts(uri: str | None, parent_run_id: str) -> tuple[int, int]:
     children = mlflow_client.search_runs([parent.info.experiment_id], filter_string=(
         f"tags.mlflow.parentRunId = '{parent_run_id}'"), max_results=10000)
     return len(children), sum(key.startswith("reused.") for key in parent.data.tags)
+
+
+def log_summary(uri: str | None, run_id: str, params: dict[str, str], metrics: dict[str, float],
+                tags: dict[str, str]) -> None:
+    """Write a sweep's summary on its parent, next to the tags already there (in batches of
+    100 params, MLflow's limit per request)."""
+    import time
+
+    from mlflow.entities import Metric, Param, RunTag
+
+    mlflow_client, now = client(uri), int(time.time() * 1000)
+    mlflow_client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+                            tags=[RunTag(k, v) for k, v in tags.items()])
+    items = list(params.items())
+    for start in range(0, len(items), 100):
+        mlflow_client.log_batch(run_id, params=[Param(k, v) for k, v in items[start:start + 100]])

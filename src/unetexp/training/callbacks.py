@@ -12,9 +12,12 @@ log = logging.getLogger(__name__)
 
 EPOCH_KEYS = ("loss", "accuracy", "dice", "iou", "val_loss", "val_accuracy", "val_dice", "val_iou")
 FULL_HEAD = "output1"  # the full-resolution head of a deep-supervision model
+TRAIN = "train_"  # MLflow's prefix of the training split's epoch metrics
+
 
 def flat_metrics(logs: dict, deep: bool) -> dict[str, float]:
-    """Keras's epoch (or evaluate) logs under the names MLflow shows.
+    """Keras's epoch (or evaluate) logs under flat names (MLflow prefixes them: `test_`, and
+    `train_` per epoch, see `epoch_metrics`).
 
     A plain model keeps `loss`, `accuracy`, `dice`, `iou` (and `val_*`). For a deep-supervision
     model the same names carry the full-resolution head's values (Keras's `output1_*`), so
@@ -35,6 +38,16 @@ def flat_metrics(logs: dict, deep: bool) -> dict[str, float]:
         elif base.startswith(("output2_", "output3_")):
             out[key] = value
     return out
+
+
+def epoch_metrics(logs: dict, deep: bool) -> dict[str, float]:
+    """An epoch's metrics under the names MLflow shows: the flat names of `flat_metrics`, the
+    training split's prefixed `train_` (`train_loss`, `train_dice`, `train_output2_loss`, ...)
+    beside `val_*`, so that no training figure passes for a test result."""
+    return {k if k.startswith("val_") else TRAIN + k: v for k, v in flat_metrics(logs, deep).items()}
+
+
+SHOWN = tuple(epoch_metrics(dict.fromkeys(EPOCH_KEYS, 0.0), deep=False))  # the epoch's log line
 
 
 def keras_monitor(name: str, deep: bool) -> str:
@@ -70,7 +83,7 @@ def make_callbacks(train_cfg, deep: bool = False) -> list[keras.callbacks.Callba
 
 class EpochReporter(keras.callbacks.Callback):
     """One log line per epoch, and the epoch's metrics (with the learning rate the epoch used)
-    to `on_epoch`; keeps the history under the flat names. Goes first among the callbacks, so
+    to `on_epoch`; keeps the history under MLflow's names (`epoch_metrics`, and `lr`). Goes first among the callbacks, so
     the learning rate is read before ReduceLROnPlateau changes it."""
 
     def __init__(self, epochs: int, label: str, on_epoch: Callable[[int, dict], None] | None,
@@ -84,11 +97,11 @@ class EpochReporter(keras.callbacks.Callback):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        metrics = flat_metrics(logs, self.deep)
+        metrics = epoch_metrics(logs, self.deep)
         metrics["lr"] = float(self.model.optimizer.learning_rate.numpy())
         for key, value in metrics.items():
             self.history.setdefault(key, []).append(value)
-        shown = "  ".join(f"{k} {metrics[k]:.4f}" for k in EPOCH_KEYS if k in metrics)
+        shown = "  ".join(f"{k} {metrics[k]:.4f}" for k in SHOWN if k in metrics)
         log.info("%sepoch %d/%d  %s  lr %.2g  (%.1fs)", self.label, epoch + 1, self.epochs,
                  shown, metrics["lr"], time.perf_counter() - self._start)
         if self.on_epoch:

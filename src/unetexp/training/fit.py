@@ -29,7 +29,7 @@ class Result:
     n_params: int
     train_time_s: float
     epochs_run: int
-    history: dict[str, list[float]]  # flat epoch metric names (see `flat_metrics`) and lr
+    history: dict[str, list[float]]  # MLflow's epoch metric names (`epoch_metrics`) and lr
     test: dict[str, float]  # test_loss, test_accuracy, test_dice, test_iou, test_<class>_<score>
     report: dict = field(default_factory=dict)  # classification report (scikit-learn dict)
     best_epoch: int = 0  # from 1: the restored weights' epoch, else the lowest val_loss
@@ -116,7 +116,7 @@ def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> R
         model=model,
         n_params=count_params(model),
         train_time_s=train_time,
-        epochs_run=len(reporter.history.get("loss", [])),
+        epochs_run=len(reporter.history.get("train_loss", [])),
         history=reporter.history,
         test=test,
         report=report,

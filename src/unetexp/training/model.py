@@ -80,6 +80,12 @@ def build_from_config(model_cfg, input_shape: tuple[int, int, int]) -> keras.Mod
     )
 
 
+def inference_model(model: keras.Model) -> keras.Model:
+    """The full-resolution head alone, without training state: what predict and MLflow
+    serving use (a deep-supervision model's side heads are training aids)."""
+    return keras.Model(model.inputs, model.outputs[0], name=model.name)
+
+
 def count_params(model: keras.Model) -> int:
     """Trainable parameters, as the study's tables count them."""
     return int(sum(keras.ops.size(w) for w in model.trainable_weights))
