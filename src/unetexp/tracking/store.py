@@ -20,8 +20,10 @@ from unetexp.errors import ConfigError, first_line
 
 SQLITE = "sqlite:///"
 # what a new SQLite store answers while another process (one not taking our lock: mlflow ui,
-# a script) creates MLflow's tables: retried
-RACES = ("already exists", "database is locked", "no such table", "UNIQUE constraint failed")
+# a script) creates or migrates MLflow's tables: retried (alembic's steps are not atomic
+# across processes: "Online migration expected to match one row" when another moved first)
+RACES = ("already exists", "database is locked", "no such table", "UNIQUE constraint failed",
+         "Online migration expected", "duplicate column name")
 OPEN_ATTEMPTS = 8
 
 
