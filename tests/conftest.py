@@ -27,9 +27,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from unetexp.tracking.new_store import CACHE_ENV
+
 PROJECT = Path(__file__).resolve().parents[1]
 # tiny, fast training settings for end-to-end runs
 TINY = ["data=synthetic", "data.count=24", "data.size=16", "train.epochs=1", "train.batch_size=8"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def store_cache(tmp_path_factory):
+    """One cache of MLflow's empty store for the session (tracking/new_store.py), in a
+    temporary folder, not the user's: subprocesses inherit it."""
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("unetexp-cache"))
 
 
 @pytest.fixture(autouse=True)

@@ -104,6 +104,11 @@ def connect(uri: str | None, experiment: str) -> str:
     for attempt in range(1, OPEN_ATTEMPTS + 1):
         try:
             with store_lock(uri):
+                db = sqlite_path(uri)
+                if db is not None and not db.exists():
+                    from unetexp.tracking.new_store import create_store
+
+                    create_store(db, artifact_location(uri))
                 client = mlflow.MlflowClient()
                 found = client.get_experiment_by_name(experiment)
                 if found is None:
