@@ -47,6 +47,24 @@ def floor_baselines(y_test) -> dict[str, float]:
             "floor_object_dice": 2.0 * positive / (positive + 1.0)}
 
 
+_LOADED: dict[tuple, tuple[Dataset, dict[str, str]]] = {}  # this process's last data and tags
+
+
+def load_once(data_cfg) -> tuple[Dataset, dict[str, str]]:
+    """The dataset and its identity tags (file hash), read, converted and hashed once per
+    process: a sequential multirun's jobs share them while the files are unchanged (size and
+    modification time; the arrays are only ever indexed, never written)."""
+    dataset_key = OmegaConf.to_yaml(data_cfg)
+    files = [Path(p) for p in (data_cfg.path, data_cfg.images, data_cfg.masks) if p]
+    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.is_file())
+    key = (dataset_key, stamp)
+    if key not in _LOADED:
+        dataset = open_dataset(data_cfg)  # bad data stops here, before the store
+        _LOADED.clear()
+        _LOADED[key] = dataset, data_identity(dataset.source, dataset.images, dataset.masks)
+    return _LOADED[key]
+
+
 def check_image_size(depth: int, dataset: Dataset) -> None:
     """The model's depth against the images the data brought (the data layer knows no model)."""
     for side in sorted(set(dataset.images.shape[1:3])):
@@ -60,14 +78,13 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     `force`. Returns the run id, whether it was skipped, and the final metrics."""
     job = job or JobContext()
     validate(cfg)
-    dataset = open_dataset(cfg.data)  # bad data stops here, before the store
+    dataset, identity = load_once(cfg.data)
     check_image_size(cfg.model.depth, dataset)
     splits = split(dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed,
                    stratify=cfg.data.stratify)
     parent.check_parent(cfg.tracking.uri, job.parent_run_id)
     name = cfg.tracking.run_name or run_name(cfg)
     digest = config_hash(cfg)
-    identity = data_identity(dataset.source, dataset.images, dataset.masks)
     tags = {
         "overrides": " ".join(job.overrides),
         "config_hash": digest,

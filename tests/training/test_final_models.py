@@ -210,6 +210,7 @@ def test_a_job_leaves_no_traced_graph_behind(tf_train):
     from unetexp.training import runtime
 
     def graphs() -> int:
+        gc.collect()
         runtime.release_memory()
         return sum(1 for o in gc.get_objects() if type(o).__name__ == "FuncGraph")
 
@@ -233,3 +234,33 @@ def test_preparing_the_optimizer_changes_no_number(tf_train):
         history = model.fit(splits.x_train, splits.y_train, batch_size=4, epochs=2, verbose=0)
         runs.append((history.history["loss"], [w.tolist() for w in model.get_weights()]))
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("overrides", [
+    {"loss.name": "dice", "train.batch_size": 2},  # a batch Dice loss: Keras's batching matters
+    {"loss.name": "bce_dice", "model.deep_supervision": True, "train.batch_size": 3},
+])
+def test_one_eager_pass_scores_as_evaluate_and_predicts_as_predict(overrides, tf_train):
+    from unetexp.training.scoring import score
+
+    cfg = tiny_cfg(**{"train.epochs": 1, "model.dropout": 0.3, **overrides})
+    splits = tiny_splits(cfg)
+    model = tf_train.train_and_evaluate(cfg, splits).model
+    deep = len(model.outputs) > 1
+    targets = tf_train.head_targets(splits.y_test, 3) if deep else [splits.y_test]
+    batch = cfg.train.batch_size
+    assert len(splits.x_test) % batch  # a last, smaller batch
+    scores, probabilities = score(model, cfg, splits.x_test, targets, batch)
+    expected = model.evaluate(splits.x_test, targets if deep else targets[0], batch_size=batch,
+                              verbose=0, return_dict=True)
+    heads = [f"output{k}_loss" for k in (1, 2, 3)] if deep else []
+    assert scores.keys() == expected.keys()
+    assert {k: v for k, v in scores.items() if k not in heads} == pytest.approx(
+        {k: v for k, v in expected.items() if k not in heads}, rel=1e-5, abs=1e-6)
+    if deep:  # Keras weights a traced batch of unknown size as 1 in its per-head loss means;
+        # ours weight every batch by its size, as the total does: the total is their weighted sum
+        assert scores["loss"] == pytest.approx(
+            scores[heads[0]] + 0.5 * scores[heads[1]] + 0.25 * scores[heads[2]], rel=1e-6)
+        assert [scores[h] for h in heads] == pytest.approx([expected[h] for h in heads], rel=0.02)
+    predicted = model.predict(splits.x_test, batch_size=batch, verbose=0)
+    np.testing.assert_allclose(probabilities, predicted[0] if deep else predicted, atol=1e-6)

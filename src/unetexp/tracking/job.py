@@ -1,6 +1,7 @@
 """The MLflow run of one training job: it always ends, and logs under the names the README lists."""
 from __future__ import annotations
 
+import functools
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +14,9 @@ from unetexp.tracking.parent import ended_on_error
 from unetexp.tracking.claim import claim
 
 
+@functools.cache
 def git_commit() -> str | None:
-    """HEAD of the project's checkout, when it is one."""
+    """HEAD of the project's checkout, when it is one (asked once per process)."""
     try:
         out = subprocess.run(["git", "-C", str(project_root()), "rev-parse", "HEAD"],
                              capture_output=True, text=True, timeout=5)

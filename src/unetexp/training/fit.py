@@ -15,6 +15,7 @@ from unetexp.training.evaluation import pixel_report, report_metrics
 from unetexp.training.losses import make_loss, make_metrics
 from unetexp.training.model import build_from_config, count_params
 from unetexp.training.runtime import keras, seed_everything, set_threads
+from unetexp.training.scoring import score
 
 if TYPE_CHECKING:
     from unetexp.data.split import Splits
@@ -79,7 +80,8 @@ def prepare_optimizer(model: keras.Model) -> None:
 
 
 def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> Result:
-    """Build, compile and fit the model `cfg` describes, then evaluate it on the test split."""
+    """Build, compile and fit the model `cfg` describes, then score it on the test split
+    (`scoring.score`: evaluate's numbers and predict's probabilities in one pass)."""
     set_threads(cfg.train.intra_op_threads, cfg.train.inter_op_threads, label)
     seed_everything(cfg.seed, cfg.train.deterministic)
     model = build_from_config(cfg.model, splits.x_train.shape[1:])
@@ -104,12 +106,9 @@ def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> R
         callbacks=[reporter, *callbacks],
     )
     train_time = time.perf_counter() - start
-    scores = model.evaluate(splits.x_test, targets(splits.y_test), batch_size=cfg.train.batch_size,
-                            verbose=0, return_dict=True)
+    test_targets = head_targets(splits.y_test, n_heads) if deep else [splits.y_test]
+    scores, probabilities = score(model, cfg, splits.x_test, test_targets, cfg.train.batch_size)
     test = {f"test_{k}": v for k, v in flat_metrics(scores, deep).items()}
-    probabilities = model.predict(splits.x_test, batch_size=cfg.train.batch_size, verbose=0)
-    if deep:
-        probabilities = probabilities[0]
     report = pixel_report(splits.y_test, probabilities)
     test.update(report_metrics(report))
     return Result(

@@ -6,7 +6,6 @@ job trains (commands that do not train never do).
 from __future__ import annotations
 
 import ctypes
-import gc
 import logging
 import os
 import sys
@@ -65,9 +64,9 @@ def set_threads(intra: int, inter: int, label: str = "") -> bool:
 
 
 def release_memory() -> None:
-    """Collect the previous job's garbage now and hand glibc's free heap back to the system,
-    so that a sequential multirun does not grow job after job (no-op off glibc)."""
-    gc.collect()
+    """Hand glibc's free heap back to the system after `clear_session()` (which collects the
+    previous job's garbage), so that a sequential multirun does not grow job after job
+    (no-op off glibc)."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
@@ -76,7 +75,7 @@ def release_memory() -> None:
 
 def seed_everything(seed: int, deterministic: bool) -> None:
     """Fresh Keras state, then one seed for Python, numpy and TensorFlow."""
-    keras.backend.clear_session()  # free the previous job's graph in a multirun
+    keras.backend.clear_session()  # free the previous job's graph in a multirun (gc.collect)
     release_memory()
     keras.utils.set_random_seed(seed)
     if deterministic:
