@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+REAL_DATA = ROOT.parent / "shared" / "data" / "pets_real_64.npz"  # the 714 real photographs
 
 
 def study_shaped_npz(folder: Path, count: int = 738, size: int = 64) -> Path:

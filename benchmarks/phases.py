@@ -20,9 +20,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from common import ROOT, print_table
+from common import REAL_DATA, print_table
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "pets_real_64.npz"
 CALLS: dict[str, list[float]] = defaultdict(list)
 
 # (module, attribute path, phase, whether bare Keras does it too)
@@ -79,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--depths", default="1,2,3,4,5")
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--data", default=str(REAL_DATA))
     parser.add_argument("--csv")
     args = parser.parse_args()
     start = time.perf_counter()
