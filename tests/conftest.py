@@ -54,12 +54,12 @@ def store(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
 
 
-def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
+def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300, preexec_fn=None):
     """`python -m unetexp ARGS` from `cwd`, as a user types it; returns the CompletedProcess."""
     full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "unetexp", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, preexec_fn=preexec_fn)
 
 
 def run_with_stdout_closed(*args: str, cwd: Path, buffered: bool = False, timeout: int = 300):

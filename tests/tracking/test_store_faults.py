@@ -48,3 +48,23 @@ def test_a_store_deleted_between_two_jobs_stops_the_next_job_in_one_line(store):
         run_experiment(cfg, JobContext(job_num=1, parent_run_id=parent))
     assert "\n" not in str(info.value)
     assert not Path(store[len("sqlite:///"):]).exists()  # no new empty store made up
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(tmp_path, store):
+    """A disk that takes no more bytes (every write past 64 KiB of a file fails: EFBIG, as ENOSPC
+    would): the store's first write fails, one line, no run RUNNING, the FINISHED run intact."""
+    import resource
+    import signal
+
+    experiment_id = connect(store, "unetexp")
+    done = client(store).create_run(experiment_id, tags={"config_hash": "earlier"}).info.run_id
+    client(store).set_terminated(done, "FINISHED")
+
+    def full_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failing write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    out = run_cli(*TINY, f"tracking.uri={store}", cwd=tmp_path, preexec_fn=full_disk)
+    assert "cannot" in one_line(out)
+    runs = search_runs(store).set_index("run_id")
+    assert runs.loc[done, "status"] == "FINISHED" and list(runs["status"]) == ["FINISHED"]

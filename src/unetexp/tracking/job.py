@@ -12,6 +12,7 @@ from unetexp.errors import StoreError, one_line
 from unetexp.host import process_tags
 from unetexp.tracking.parent import ended_on_error
 from unetexp.tracking.claim import claim
+from unetexp.tracking.store import resolve_uri
 
 
 @functools.cache
@@ -59,8 +60,12 @@ def job_run(uri: str | None, experiment: str, run_name: str, tags: dict[str, str
     from mlflow.exceptions import MlflowException
 
     def start(experiment_id: str) -> None:
-        mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
-                         tags={**tags, **process_tags()}, parent_run_id=parent_run_id)
+        try:
+            mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
+                             tags={**tags, **process_tags()}, parent_run_id=parent_run_id)
+        except (OSError, MlflowException) as exc:  # a full disk, a store that turned read-only
+            raise StoreError(f"cannot start a run in the MLflow store {resolve_uri(uri)} "
+                             f"({one_line(exc)[:500]})") from None
 
     reused = claim(uri, experiment, tags.get("config_hash"), force, start, label)
     if reused:

@@ -52,6 +52,9 @@ def quiet_mlflow() -> None:
     """MLflow's and alembic's INFO lines (schema creation, migrations, store opening) are not news."""
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # its database errors come back to us as exceptions, said in one line (a full disk): not
+    # also as a logged traceback
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 
 def client(uri: str | None):
