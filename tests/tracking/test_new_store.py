@@ -10,12 +10,16 @@ from unetexp.tracking.new_store import create_store, template_path
 from unetexp.tracking.store import artifact_location, connect
 
 
-def schema(db) -> tuple[list, list]:
+def schema(db) -> tuple[list, list, list]:
+    """Tables with their columns, index names and the alembic version. Not the CREATE text:
+    MLflow's own migrations write a table's CHECK constraints in varying order."""
     with sqlite3.connect(db) as con:
-        tables = sorted(con.execute("SELECT type, name, sql FROM sqlite_master").fetchall())
+        names = con.execute("SELECT type, name FROM sqlite_master ORDER BY type, name").fetchall()
+        columns = [(name, con.execute(f'PRAGMA table_info("{name}")').fetchall())
+                   for kind, name in names if kind == "table"]
         version = con.execute("SELECT version_num FROM alembic_version").fetchall()
     con.close()
-    return tables, version
+    return names, columns, version
 
 
 def test_a_copied_store_has_mlflows_schema_and_its_own_default_experiment(tmp_path, monkeypatch):

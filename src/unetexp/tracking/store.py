@@ -108,7 +108,7 @@ def connect(uri: str | None, experiment: str) -> str:
         try:
             with store_lock(uri):
                 db = sqlite_path(uri)
-                if db is not None and not db.exists():
+                if db is not None:  # a new one is copied from the cached empty store
                     from unetexp.tracking.new_store import create_store
 
                     create_store(db, artifact_location(uri))
