@@ -95,7 +95,9 @@ def test_mlflow_models_serve_serves_the_registered_model(deep_run, tmp_path):
 
     store, _, _, _ = deep_run
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": store}
+    # `mlflow models serve` execs `uvicorn` from PATH: the env's bin first, activated or not
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store, "PATH": path}
     with open(tmp_path / "serve.log", "w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/unet_deep/latest",
