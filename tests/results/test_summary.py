@@ -46,3 +46,23 @@ def test_config_labels_fit_mlflow_key_rules():
     assert seedless("s12 d3 c1 transpose2 b128 bce") == "d3 c1 transpose2 b128 bce"
     assert seedless("trial3-a0.412") == "trial3-a0.412"
     assert metric_key("d3 bce_dice(a0.3)", "test_dice_mean") == "d3 bce_dice_a0.3_.test_dice_mean"
+
+
+def test_a_sweeps_report_goes_to_its_latest_finished_parent_not_a_later_killed_one(tmp_path):
+    import mlflow
+
+    from unetexp.results.runs import all_runs, report_parent, sweep_parents
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("unetexp", artifact_location=(tmp_path / "a").as_uri())
+    ids = {}
+    for start, status in [(1000, "FINISHED"), (2000, "FINISHED"), (3000, "KILLED")]:
+        run = client.create_run(experiment, start_time=start, tags={"role": "sweep", "sweep": "depth"})
+        client.set_terminated(run.info.run_id, status)
+        ids[start] = run.info.run_id
+    parents = sweep_parents(all_runs(uri, "unetexp"), "depth")
+    assert [p.info.run_id for p in parents] == [ids[1000], ids[2000], ids[3000]]
+    assert report_parent(parents).info.run_id == ids[2000]
+    assert report_parent(parents[2:]).info.run_id == ids[3000]  # only a killed one: still it
+    assert report_parent([]) is None

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with FigurePool() as figures:
             from unetexp.results.report_document import build, write
-            from unetexp.results.runs import all_runs, load_from_args, sweep_parents
+            from unetexp.results.runs import all_runs, load_from_args, report_parent, sweep_parents
             from unetexp.tracking.artifacts import log_files
 
             parent = None
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                 everything = all_runs(args.tracking_uri, args.experiment)
                 parents = [r for r in everything if r.info.run_id == args.parent] if args.parent \
                     else sweep_parents(everything, args.sweep)
-                parent = parents[-1] if parents else None
+                parent = report_parent(parents)
             sections, pngs = build(load_from_args(args), out, f"unetexp report: {name}", figures,
                                    parent.info.run_id if parent else None, args.effect)
         files = pngs + write(sections, out, f"unetexp report: {name}")  # the PNGs are drawn now

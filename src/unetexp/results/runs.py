@@ -35,6 +35,13 @@ def sweep_parents(runs: list, sweep: str) -> list:
     return sorted(parents, key=lambda r: r.info.start_time or 0)
 
 
+def report_parent(parents: list):
+    """The parent run a sweep's report is logged to: the latest FINISHED one (a later sweep
+    killed half-way does not take the report), else the latest; None without parents."""
+    finished = [r for r in parents if r.info.status == "FINISHED"]
+    return (finished or parents or [None])[-1]
+
+
 def runs_of_sweep(runs: list, parent_run_id: str) -> list:
     """The job runs of one multirun: its children and the FINISHED runs it reused."""
     by_id = {run.info.run_id: run for run in runs}
