@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -32,6 +33,19 @@ from unetexp.tracking.new_store import CACHE_ENV
 PROJECT = Path(__file__).resolve().parents[1]
 # tiny, fast training settings for end-to-end runs
 TINY = ["data=synthetic", "data.count=24", "data.size=16", "train.epochs=1", "train.batch_size=8"]
+
+
+def pytest_collection_modifyitems(items):
+    """Scheduling under pytest-xdist (`--dist loadgroup`, pyproject.toml): a module's tests stay
+    on one worker, so each module-scoped fixture (a sweep, a server) is built once; the tests
+    that start a local Ray (`"ray"` in their name or parameters) share one worker, so two Ray
+    clusters never start at once on the 2-core CI machine (the word "ray", not "array")."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        ray = re.search(r"(?<![a-z])ray(?![a-z])", item.name.lower())
+        group = "ray" if ray else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True, scope="session")
