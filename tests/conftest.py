@@ -1,5 +1,5 @@
-"""Shared fixtures and helpers: a throwaway MLflow store, the CLI as a subprocess, composed
-configs, small data files, and a small Oxford-IIIT Pet look-alike served over HTTP.
+"""Shared fixtures and helpers: a throwaway MLflow store, an `mlflow server` on loopback, the CLI
+as a subprocess, composed configs, small data files, and a small Oxford-IIIT Pet look-alike served over HTTP.
 
 The pets look-alike: A small Oxford-IIIT Pet look-alike in the official layout, made in the test.
 
@@ -14,11 +14,14 @@ import hashlib
 import io
 import json
 import os
-import re
+import signal
+import socket
 import subprocess
 import sys
 import tarfile
 import threading
+import time
+import urllib.request
 from contextlib import contextmanager
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,19 +36,6 @@ from unetexp.tracking.new_store import CACHE_ENV
 PROJECT = Path(__file__).resolve().parents[1]
 # tiny, fast training settings for end-to-end runs
 TINY = ["data=synthetic", "data.count=24", "data.size=16", "train.epochs=1", "train.batch_size=8"]
-
-
-def pytest_collection_modifyitems(items):
-    """Scheduling under pytest-xdist (`--dist loadgroup`, pyproject.toml): a module's tests stay
-    on one worker, so each module-scoped fixture (a sweep, a server) is built once; the tests
-    that start a local Ray (`"ray"` in their name or parameters) share one worker, so two Ray
-    clusters never start at once on the 2-core CI machine (the word "ray", not "array")."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        ray = re.search(r"(?<![a-z])ray(?![a-z])", item.name.lower())
-        group = "ray" if ray else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -134,6 +124,51 @@ def make_cfg(*overrides: str):
     from unetexp.config.compose import compose
 
     return compose(list(overrides))
+
+
+# ---------------------------------------------------------------- a tracking server
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`mlflow server` on 127.0.0.1 and a free port, as the README starts it."""
+    tmp = tmp_path_factory.mktemp("server")
+    port = free_port()
+    mlflow = Path(sys.executable).parent / "mlflow"
+    proc = subprocess.Popen(
+        [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp / 'server.db'}",
+         "--artifacts-destination", str(tmp / "artifacts")],
+        cwd=tmp, stdout=open(tmp / "server.log", "w"), stderr=subprocess.STDOUT,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no job workers
+        start_new_session=True)  # its own process group: its children end with it
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+                pytest.fail("mlflow server did not start:\n" + (tmp / "server.log").read_text()[-3000:])
+            time.sleep(0.5)
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # what SIGTERM left of the group
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
 
 
 # ---------------------------------------------------------------- Oxford-IIIT Pet look-alike

@@ -1,5 +1,6 @@
 """The package's shape: imports flow one way (no cycle among unetexp's modules, lazy imports
-inside functions included), and no module grows past 250 lines."""
+inside functions included), no module grows past 250 lines, and every test that starts a local
+Ray is in one module (the suite runs a module on one worker)."""
 from __future__ import annotations
 
 import ast
@@ -78,3 +79,14 @@ def test_no_module_over_250_lines():
 def test_the_top_level_names_the_architecture():
     folders = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
     assert folders == ["commands", "config", "data", "results", "tracking", "training"]
+
+
+def test_every_local_ray_test_is_in_test_ray():
+    """pytest-xdist runs a module on one worker (`--dist loadscope`): Ray tests elsewhere could
+    start two Ray clusters at once on a 2-core machine."""
+    tests = Path(__file__).parent
+    elsewhere = [str(path.relative_to(tests)) for path in sorted(tests.rglob("test_*.py"))
+                 if path.name not in ("test_ray.py", Path(__file__).name)
+                 and "hydra/launcher=ray" in path.read_text()]
+    assert elsewhere == []
+    assert "hydra/launcher=ray" in (tests / "e2e" / "test_ray.py").read_text()

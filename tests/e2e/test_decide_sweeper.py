@@ -1,9 +1,8 @@
 """hydra/sweeper=decide from the command line: real trainings (tiny synthetic data, 1 epoch)
-into a temporary MLflow store, with the basic and the joblib launcher; the decisions are read
-back from the sweep's parent run."""
+into a temporary MLflow store, with the basic and the joblib launcher (Ray: test_ray.py); the
+decisions are read back from the sweep's parent run."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -19,10 +18,6 @@ DECIDE = ["-m", "+sweep=upsample", "hydra/sweeper=decide", "hydra.sweeper.budget
 # one look (4 jobs): where a test is about the launcher, not about the rounds (basic's has two)
 ONE_LOOK = [a.replace("max_rounds=2", "max_rounds=1") for a in DECIDE]
 JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "train.intra_op_threads=1"]
-RAY = ["hydra/launcher=ray", "hydra.launcher.ray.init.address=local",
-       "+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.init.include_dashboard=false",
-       "train.intra_op_threads=1"]
-HAS_RAY = all(importlib.util.find_spec(m) for m in ("ray", "hydra_plugins.hydra_ray_launcher"))
 TIMEOUT = 900  # six trainings take a minute; far longer on a machine shared with others
 VERDICTS = ("upsampling better", "transpose better", "undecided")
 
@@ -74,16 +69,6 @@ def test_decide_with_the_joblib_launcher_then_reuses_every_run(tmp_path, store):
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"0 trained, {first['jobs']} skipped" in out.stdout + out.stderr
     assert check_decisions(store)["decisions"] == first["decisions"]
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not HAS_RAY, reason="Ray launcher not installed: pip install -e '.[scale]'")
-def test_decide_with_a_local_ray(tmp_path, store):
-    """Jobs in Ray workers: the sweeper reads their results from the store, not from them."""
-    out = run_cli(*ONE_LOOK, *RAY, f"tracking.uri={store}", cwd=tmp_path,
-                  env={"RAY_USAGE_STATS_ENABLED": "0"}, timeout=TIMEOUT)
-    assert out.returncode == 0, out.stderr[-3000:]
-    check_decisions(store)
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import heavy_imports, run_cli, run_with_stdout_closed, search_runs
+from conftest import free_port, heavy_imports, run_cli, run_with_stdout_closed, search_runs
 from unetexp.commands.base import OUTPUT_CLOSED_EXIT
 
 TINY_FINAL = ["data=synthetic", "data.count=24", "data.size=16", "train.epochs=2"]
@@ -75,14 +75,6 @@ def test_the_model_is_an_mlflow_model_that_pyfunc_loads_and_the_registry_holds(d
         batch = np.random.default_rng(0).random((3, 16, 16, 3), dtype=np.float32)
         masks = model.predict(batch)
         assert masks.shape == (3, 16, 16, 1) and 0.0 <= masks.min() <= masks.max() <= 1.0, uri
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_mlflow_models_serve_serves_the_registered_model(deep_run, tmp_path):

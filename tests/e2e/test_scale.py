@@ -1,16 +1,13 @@
-"""Scaling out: parallel launchers (joblib, Ray) against a real `mlflow server` on loopback,
+"""Scaling out: the joblib launcher against a real `mlflow server` on loopback (Ray: test_ray.py),
 job errors of parallel jobs, thread limits, and the Optuna search."""
 from __future__ import annotations
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -20,54 +17,7 @@ EPOCH_METRICS = ["train_loss", "train_accuracy", "train_dice", "train_iou", "val
                  "val_iou", "lr"]
 FINAL_METRICS = ["n_params", "train_time_s", "epochs_run", "test_loss", "test_accuracy",
                  "test_dice", "test_iou", "test_object_f1", "floor_object_dice"]
-LAUNCHERS = {  # two jobs at once on this machine
-    "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
-    "ray": ["hydra/launcher=ray", "hydra.launcher.ray.init.address=local",
-            "+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.init.include_dashboard=false"],
-}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`mlflow server` on 127.0.0.1 and a free port, as the README starts it."""
-    tmp = tmp_path_factory.mktemp("server")
-    port = free_port()
-    mlflow = Path(sys.executable).parent / "mlflow"
-    proc = subprocess.Popen(
-        [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp / 'server.db'}",
-         "--artifacts-destination", str(tmp / "artifacts")],
-        cwd=tmp, stdout=open(tmp / "server.log", "w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no job workers
-        start_new_session=True)  # its own process group: its children end with it
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
-                pytest.fail("mlflow server did not start:\n" + (tmp / "server.log").read_text()[-3000:])
-            time.sleep(0.5)
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # what SIGTERM left of the group
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=30)
+JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]  # two jobs at once on this machine
 
 
 def sweep_of(uri: str, experiment: str):
@@ -239,33 +189,19 @@ def test_ctrl_c_in_a_joblib_multirun_leaves_nothing_running(tmp_path, store):
     assert len(runs) == 3 and (runs["status"] == "KILLED").all(), runs[["status", "tags.role"]]
 
 
-def test_ray_multirun_logs_to_the_same_server(server, tmp_path):
-    """2 jobs on a new local Ray (2 CPUs, whatever cluster `ray start` left): the launching
-    process sets no environment variable, the parent id reaches the jobs through
-    hydra.job.env_set (as it reaches the workers of a cluster, which inherit nothing)."""
-    out = run_cli("-m", *LAUNCHERS["ray"], "model.depth=1,2", *TINY,
-                  "train.intra_op_threads=1", f"tracking.uri={server}", "tracking.experiment=ray",
-                  cwd=tmp_path, env={"RAY_USAGE_STATS_ENABLED": "0"}, timeout=400)
-    assert out.returncode == 0, out.stderr[-3000:]
-    parent, children = sweep_of(server, "ray")
-    assert parent["status"] == "FINISHED"
-    assert len(children) == 2 and (children["status"] == "FINISHED").all()
-    assert (children["tags.mlflow.parentRunId"] == parent["run_id"]).all()
-    assert parent["tags.pid"] not in set(children["tags.pid"])
-    assert_nothing_lost(server, children, epochs=1)
-
-
-@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
-def test_parallel_jobs_of_one_config_train_it_once(tmp_path, store, launcher):
+def parallel_jobs_of_one_config(tmp_path, store: str, launcher: list[str], env: dict | None = None):
     """`seed=0,0`: two jobs of one config run at once in two workers: one trains it, the other
     waits for it and reuses it (the claim is atomic under the store's lock)."""
-    out = run_cli("-m", *LAUNCHERS[launcher], "seed=0,0", *TINY, "train.intra_op_threads=1",
-                  f"tracking.uri={store}", cwd=tmp_path, env={"RAY_USAGE_STATS_ENABLED": "0"},
-                  timeout=400)
+    out = run_cli("-m", *launcher, "seed=0,0", *TINY, "train.intra_op_threads=1",
+                  f"tracking.uri={store}", cwd=tmp_path, env=env, timeout=400)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "1 trained, 1 skipped" in out.stdout + out.stderr
     runs = search_runs(store)
     assert sorted(runs["tags.role"]) == ["job", "sweep"] and (runs["status"] == "FINISHED").all()
+
+
+def test_parallel_jobs_of_one_config_train_it_once(tmp_path, store):
+    parallel_jobs_of_one_config(tmp_path, store, JOBLIB)
 
 
 def test_optuna_search_tags_its_best_trial_and_resumes(server, tmp_path):
