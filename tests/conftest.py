@@ -1,5 +1,6 @@
 """Shared fixtures and helpers: a throwaway MLflow store, an `mlflow server` on loopback, the CLI
-as a subprocess, composed configs, small data files, and a small Oxford-IIIT Pet look-alike served over HTTP.
+as a subprocess, composed configs, small data files, and a small Oxford-IIIT Pet look-alike
+served over HTTP.
 
 The pets look-alike: A small Oxford-IIIT Pet look-alike in the official layout, made in the test.
 

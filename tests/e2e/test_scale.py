@@ -123,7 +123,7 @@ def test_parallel_writers_to_one_sqlite_store_lose_nothing(tmp_path, store):
 def test_joblib_multirun_logs_to_a_server(server, tmp_path):
     """4 jobs, 2 loky workers of 1 TensorFlow thread each, one tracking server: one parent, four
     FINISHED children, nothing lost; then the basic launcher reuses all four."""
-    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.depth=1,2",
+    args = ["-m", *JOBLIB, "model.depth=1,2",
             "seed=0,1", *TINY, "train.epochs=2", "train.intra_op_threads=1",
             "train.inter_op_threads=1", f"tracking.uri={server}", "tracking.experiment=joblib"]
     out = run_cli(*args, cwd=tmp_path)
@@ -154,7 +154,7 @@ def test_user_errors_of_parallel_jobs_end_in_one_line(tmp_path, store):
 
     data = write_npz(tmp_path / "bad masks.npz", n=8, size=16,
                      masks=np.full((8, 16, 16), 3, np.uint8))
-    out = run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.depth=1,2",
+    out = run_cli("-m", *JOBLIB, "model.depth=1,2",
                   "data=npz", f"data.path='{data}'", "train.epochs=1", f"tracking.uri={store}",
                   cwd=tmp_path)
     assert out.returncode == 2, out.stderr[-3000:]
@@ -170,7 +170,7 @@ def test_ctrl_c_in_a_joblib_multirun_leaves_nothing_running(tmp_path, store):
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, while both workers
     train: exit 130, parent and children KILLED."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "unetexp", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        [sys.executable, "-m", "unetexp", "-m", *JOBLIB,
          "model.depth=1,2,3", *TINY, "train.epochs=200", "train.intra_op_threads=1",
          f"tracking.uri={store}"], cwd=tmp_path, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True,
