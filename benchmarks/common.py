@@ -1,4 +1,5 @@
 """Shared helpers of the benchmarks: a study-shaped data file, timed subprocesses, tables."""
+
 from __future__ import annotations
 
 import csv
@@ -29,16 +30,24 @@ def study_shaped_npz(folder: Path, count: int = 738, size: int = 64) -> Path:
 def timed(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> float:
     """Wall time of a command, which must succeed."""
     start = time.perf_counter()
-    out = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    out = subprocess.run(
+        cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - start
     if out.returncode != 0:
-        sys.exit(f"benchmark command failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr[-2000:]}")
+        sys.exit(
+            f"benchmark command failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr[-2000:]}"
+        )
     return elapsed
 
 
 def summary(values: list[float]) -> dict:
-    return {"n": len(values), "min": min(values), "median": statistics.median(values),
-            "max": max(values)}
+    return {
+        "n": len(values),
+        "min": min(values),
+        "median": statistics.median(values),
+        "max": max(values),
+    }
 
 
 def print_table(rows: list[dict], csv_path: str | None = None) -> None:
@@ -46,11 +55,13 @@ def print_table(rows: list[dict], csv_path: str | None = None) -> None:
     if not rows:
         return
     columns = list(rows[0])
-    text = [[f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in columns] for r in rows]
+    text = [
+        [f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in columns] for r in rows
+    ]
     widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False)))
     for t in text:
-        print("  ".join(v.ljust(w) for v, w in zip(t, widths)))
+        print("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=False)))
     if csv_path:
         with open(csv_path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)

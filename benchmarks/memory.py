@@ -10,6 +10,7 @@ the table twice: whether the second round stays at the first round's level.
 Samples the multirun process's VmRSS every 0.1 s (Linux /proc) and splits the samples at
 each job's start line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,16 +39,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--sweep", default="model.depth=1,2,3,4,5", help="the swept override")
-    parser.add_argument("--override", action="append", default=[],
-                        help="more overrides, e.g. force=true to retrain a repeated config")
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        help="more overrides, e.g. force=true to retrain a repeated config",
+    )
     parser.add_argument("--csv")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="unetexp-memory-"))
     data = study_shaped_npz(folder)
-    cmd = [sys.executable, "-m", "unetexp", "-m", args.sweep, "data=npz",
-           f"data.path={data}", f"train.epochs={args.epochs}",
-           f"tracking.uri=sqlite:///{folder / 'mlflow.db'}", *args.override]
-    proc = subprocess.Popen(cmd, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "unetexp",
+        "-m",
+        args.sweep,
+        "data=npz",
+        f"data.path={data}",
+        f"train.epochs={args.epochs}",
+        f"tracking.uri=sqlite:///{folder / 'mlflow.db'}",
+        *args.override,
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     job, peaks, done = [None], {}, threading.Event()
 
     def sample():

@@ -11,6 +11,7 @@ as a user's first sweep. Per epoch count, the two sides alternate `--repeats` ti
 framework / bare is reported per repeat and as the median. Targets: <= 1.03 at 3 epochs,
 <= 1.02 at 10.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,24 +36,55 @@ def main() -> None:
     data = Path(args.data) if args.data else study_shaped_npz(folder, args.count)
     rows = []
     for epochs in [int(e) for e in args.epochs.split(",")]:
-        bare = [sys.executable, str(ROOT / "benchmarks" / "bare_keras.py"), str(data),
-                "--depths", args.depths, "--epochs", str(epochs)]
+        bare = [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bare_keras.py"),
+            str(data),
+            "--depths",
+            args.depths,
+            "--epochs",
+            str(epochs),
+        ]
         runs = []
         for repeat in range(args.repeats):
             store = f"sqlite:///{folder / f'mlflow_e{epochs}_{repeat}.db'}"
-            framework = [sys.executable, "-m", "unetexp", "-m", f"model.depth={args.depths}",
-                         "data=npz", f"data.path={data}", f"train.epochs={epochs}",
-                         f"tracking.uri={store}", f"hydra.sweep.dir={folder / 'multirun'}"]
+            framework = [
+                sys.executable,
+                "-m",
+                "unetexp",
+                "-m",
+                f"model.depth={args.depths}",
+                "data=npz",
+                f"data.path={data}",
+                f"train.epochs={epochs}",
+                f"tracking.uri={store}",
+                f"hydra.sweep.dir={folder / 'multirun'}",
+            ]
             bare_s = timed(bare, cwd=folder)
             framework_s = timed(framework, cwd=folder)
-            runs.append({"epochs": epochs, "repeat": repeat, "bare_s": bare_s,
-                         "framework_s": framework_s, "ratio": framework_s / bare_s})
-            print(f"{epochs} epochs, repeat {repeat}: bare {bare_s:.1f}s, framework "
-                  f"{framework_s:.1f}s", file=sys.stderr)
-        rows += runs + [{"epochs": epochs, "repeat": "median",
-                         "bare_s": statistics.median(r["bare_s"] for r in runs),
-                         "framework_s": statistics.median(r["framework_s"] for r in runs),
-                         "ratio": statistics.median(r["ratio"] for r in runs)}]
+            runs.append(
+                {
+                    "epochs": epochs,
+                    "repeat": repeat,
+                    "bare_s": bare_s,
+                    "framework_s": framework_s,
+                    "ratio": framework_s / bare_s,
+                }
+            )
+            print(
+                f"{epochs} epochs, repeat {repeat}: bare {bare_s:.1f}s, framework "
+                f"{framework_s:.1f}s",
+                file=sys.stderr,
+            )
+        rows += runs + [
+            {
+                "epochs": epochs,
+                "repeat": "median",
+                "bare_s": statistics.median(r["bare_s"] for r in runs),
+                "framework_s": statistics.median(r["framework_s"] for r in runs),
+                "ratio": statistics.median(r["ratio"] for r in runs),
+            }
+        ]
     print(f"data: {data}", file=sys.stderr)
     print_table(rows, args.csv)
 

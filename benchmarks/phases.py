@@ -8,6 +8,7 @@ timer. A phase's time is inclusive: `fit` holds the per-epoch logging and Keras'
 (the first epoch's extra time, which bare Keras pays too). What bare Keras does not do is
 every phase marked `framework`; the table ends with their sum per job.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,9 +90,16 @@ def main() -> None:
         wrap(module_name, path, phase)
     imports = time.perf_counter() - start  # TensorFlow, Keras, MLflow, Hydra (bare: TF, Keras)
     store = Path(tempfile.mkdtemp(prefix="unetexp-phases-")) / "mlflow.db"
-    sys.argv = ["unetexp", "-m", f"model.depth={args.depths}", "data=npz", f"data.path={args.data}",
-                f"train.epochs={args.epochs}", f"tracking.uri=sqlite:///{store}",
-                f"hydra.sweep.dir={store.parent / 'multirun'}"]
+    sys.argv = [
+        "unetexp",
+        "-m",
+        f"model.depth={args.depths}",
+        "data=npz",
+        f"data.path={args.data}",
+        f"train.epochs={args.epochs}",
+        f"tracking.uri=sqlite:///{store}",
+        f"hydra.sweep.dir={store.parent / 'multirun'}",
+    ]
     from unetexp.commands.train import main as unetexp_main
 
     try:
@@ -101,25 +109,55 @@ def main() -> None:
             raise
     wall = time.perf_counter() - start
     jobs = len(CALLS["job (whole)"])
-    rows = [{"phase": "imports (TF, Keras, MLflow, Hydra)", "bare_too": "partly", "calls": 1,
-             "total_s": imports, "per_job_s": imports / jobs}]
+    rows = [
+        {
+            "phase": "imports (TF, Keras, MLflow, Hydra)",
+            "bare_too": "partly",
+            "calls": 1,
+            "total_s": imports,
+            "per_job_s": imports / jobs,
+        }
+    ]
     framework = 0.0
     for _, _, phase, bare in PHASES:
         times = CALLS.get(phase, [])
         if not times:
             continue
         total = sum(times)
-        rows.append({"phase": phase, "bare_too": {True: "yes", False: "no", None: "-"}[bare],
-                     "calls": len(times), "total_s": total, "per_job_s": total / jobs})
+        rows.append(
+            {
+                "phase": phase,
+                "bare_too": {True: "yes", False: "no", None: "-"}[bare],
+                "calls": len(times),
+                "total_s": total,
+                "per_job_s": total / jobs,
+            }
+        )
         if bare is False and phase != "per-epoch logging (in fit)":
             framework += total
-    rows.append({"phase": "framework-only phases (sum)", "bare_too": "no", "calls": jobs,
-                 "total_s": framework, "per_job_s": framework / jobs})
-    rows.append({"phase": "process (wall)", "bare_too": "-", "calls": 1, "total_s": wall,
-                 "per_job_s": wall / jobs})
+    rows.append(
+        {
+            "phase": "framework-only phases (sum)",
+            "bare_too": "no",
+            "calls": jobs,
+            "total_s": framework,
+            "per_job_s": framework / jobs,
+        }
+    )
+    rows.append(
+        {
+            "phase": "process (wall)",
+            "bare_too": "-",
+            "calls": 1,
+            "total_s": wall,
+            "per_job_s": wall / jobs,
+        }
+    )
     fit = CALLS.get("fit (tracing and epochs)", [])
-    print(f"{jobs} jobs, {args.epochs} epoch(s), {args.data}; fit median {statistics.median(fit):.2f}s",
-          file=sys.stderr)
+    print(
+        f"{jobs} jobs, {args.epochs} epoch(s), {args.data}; fit median {statistics.median(fit):.2f}s",
+        file=sys.stderr,
+    )
     print_table(rows, args.csv)
 
 

@@ -11,6 +11,7 @@ framework's `prepare_optimizer` (slots built eagerly, Keras's generic update loo
 mean of the timed epochs after it, and a weight checksum (equal across variants that must not
 change the numbers).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from common import REAL_DATA  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from common import REAL_DATA  # noqa: E402
 from unetexp.training import keras_private  # noqa: E402
 from unetexp.training.losses import make_loss, make_metrics  # noqa: E402
 from unetexp.training.model import build_unet  # noqa: E402
@@ -42,9 +43,12 @@ def main() -> None:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(0)
     model = build_unet(x.shape[1:], depth=depth)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss("bce"),
-                  metrics=make_metrics() if "metrics" in flags else ["accuracy"],
-                  steps_per_execution=int(os.environ.get("SPE", "1")) if "spe" in flags else 1)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=make_loss("bce"),
+        metrics=make_metrics() if "metrics" in flags else ["accuracy"],
+        steps_per_execution=int(os.environ.get("SPE", "1")) if "spe" in flags else 1,
+    )
     if "generic" in flags:
         model.optimizer.build(model.trainable_variables)
         keras_private.use_generic_update_step(model.optimizer)
@@ -54,9 +58,17 @@ def main() -> None:
     first = time.perf_counter()
     model.fit(x_train, y_train, epochs=epochs, **fit)
     end = time.perf_counter()
-    print(json.dumps({"variant": variant, "depth": depth, "first_epoch_s": first - start,
-                      "epoch_s": (end - first) / epochs,
-                      "weights_sum": float(sum(np.abs(w).sum() for w in model.get_weights()))}))
+    print(
+        json.dumps(
+            {
+                "variant": variant,
+                "depth": depth,
+                "first_epoch_s": first - start,
+                "epoch_s": (end - first) / epochs,
+                "weights_sum": float(sum(np.abs(w).sum() for w in model.get_weights())),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Variants (each in a fresh process, since they are process-wide settings):
   threads1 one intra-op thread (what a 2-worker joblib launcher gives each job on 2 cores)
 Each config trains one warm-up epoch, then a timed epoch of `steps` batches of 8 images of 64x64.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,15 @@ import sys
 import time
 
 ROWS = {  # sweeps/rows.yaml as builder arguments; the loss rows share "up"'s architecture
-    "d1": (1, 1, "transpose", 128), "d2": (2, 1, "transpose", 128), "d3": (3, 1, "transpose", 128),
-    "d4": (4, 1, "transpose", 128), "d5": (5, 1, "transpose", 128), "c2": (3, 2, "transpose", 128),
-    "c3": (3, 3, "transpose", 128), "up": (3, 2, "upsampling", 128), "b64": (3, 2, "upsampling", 64),
+    "d1": (1, 1, "transpose", 128),
+    "d2": (2, 1, "transpose", 128),
+    "d3": (3, 1, "transpose", 128),
+    "d4": (4, 1, "transpose", 128),
+    "d5": (5, 1, "transpose", 128),
+    "c2": (3, 2, "transpose", 128),
+    "c3": (3, 3, "transpose", 128),
+    "up": (3, 2, "upsampling", 128),
+    "b64": (3, 2, "upsampling", 64),
     "b256": (3, 2, "upsampling", 256),
 }
 
@@ -50,42 +57,68 @@ def measure(variant: str, steps: int) -> None:
     for name, (depth, convs, upsample, bottleneck) in ROWS.items():
         keras.backend.clear_session()
         model = build_unet((64, 64, 3), depth, convs, upsample, 2, bottleneck)
-        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=make_metrics(),
-                      jit_compile=variant == "jit")
+        model.compile(
+            optimizer="adam",
+            loss="binary_crossentropy",
+            metrics=make_metrics(),
+            jit_compile=variant == "jit",
+        )
         model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # warm-up: tracing, XLA compilation
         start = time.perf_counter()
         model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-        print(json.dumps({"config": name, "variant": variant,
-                          "images_per_s": len(x) / (time.perf_counter() - start)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "config": name,
+                    "variant": variant,
+                    "images_per_s": len(x) / (time.perf_counter() - start),
+                }
+            ),
+            flush=True,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default="default,nondeterministic,jit,bf16,threads1")
     parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=1, help="runs of each variant, alternating; median kept")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs of each variant, alternating; median kept"
+    )
     parser.add_argument("--csv")
     parser.add_argument("--run", help=argparse.SUPPRESS)  # internal: measure one variant here
     args = parser.parse_args()
     if args.run:
         measure(args.run, args.steps)
         return
-    from common import print_table
-
     import statistics
+
+    from common import print_table
 
     results: dict[str, dict[str, list[float]]] = {}
     for variant in args.variants.split(",") * args.repeats:
-        out = subprocess.run([sys.executable, __file__, "--run", variant, "--steps", str(args.steps)],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--run", variant, "--steps", str(args.steps)],
+            capture_output=True,
+            text=True,
+        )
         if out.returncode != 0:
-            print(f"variant {variant} failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+            print(
+                f"variant {variant} failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr
+            )
             continue
         for line in out.stdout.splitlines():
             item = json.loads(line)
-            results.setdefault(item["config"], {}).setdefault(variant, []).append(item["images_per_s"])
-    rows = [{"config": config, **{f"{v} img/s": round(statistics.median(s), 1) for v, s in by_variant.items()}}
-            for config, by_variant in results.items()]
+            results.setdefault(item["config"], {}).setdefault(variant, []).append(
+                item["images_per_s"]
+            )
+    rows = [
+        {
+            "config": config,
+            **{f"{v} img/s": round(statistics.median(s), 1) for v, s in by_variant.items()},
+        }
+        for config, by_variant in results.items()
+    ]
     print_table(rows, args.csv)
 
 

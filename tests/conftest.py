@@ -9,6 +9,7 @@ official set's troubles: a truncated JPEG, a grayscale, a CMYK and an RGBA image
 bytes under a .jpg name, as in the real archive), an image without trimap, a trimap without image,
 a stray .mat file and macOS ._ companions.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,19 +64,34 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300, 
     """`python -m unetexp ARGS` from `cwd`, as a user types it; returns the CompletedProcess."""
     full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "unetexp", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout, preexec_fn=preexec_fn)
+    return subprocess.run(
+        [sys.executable, "-m", "unetexp", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=preexec_fn,
+    )
 
 
 def run_with_stdout_closed(*args: str, cwd: Path, buffered: bool = False, timeout: int = 300):
     """`python -m unetexp ARGS | head -0`, deterministically: stdout is a pipe whose reader is gone
     before the command writes anything. Unbuffered (as with PYTHONUNBUFFERED) the failing write
     happens inside whichever library prints; buffered, at the last flush. (exit code, stderr)"""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PYTHONUNBUFFERED")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PYTHONUNBUFFERED")
+    }
     if not buffered:
         env["PYTHONUNBUFFERED"] = "1"
-    process = subprocess.Popen([sys.executable, "-m", "unetexp", *args], cwd=cwd, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "unetexp", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     process.stdout.close()
     try:
         _, stderr = process.communicate(timeout=timeout)
@@ -87,16 +103,19 @@ def run_with_stdout_closed(*args: str, cwd: Path, buffered: bool = False, timeou
 
 def heavy_imports(*args: str, cwd: Path) -> list[str]:
     """Run the CLI in-process with ARGS; which of TensorFlow and matplotlib it imported."""
-    code = ("import sys; sys.argv = ['unetexp', *sys.argv[1:]]\n"
-            "from unetexp.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "import json; print('IMPORTED', json.dumps(sorted(m for m in ('tensorflow', 'matplotlib') "
-            "if m in sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
-                         text=True, timeout=120)
+    code = (
+        "import sys; sys.argv = ['unetexp', *sys.argv[1:]]\n"
+        "from unetexp.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import json; print('IMPORTED', json.dumps(sorted(m for m in ('tensorflow', 'matplotlib') "
+        "if m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
     last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
     assert last.startswith("IMPORTED "), out.stderr
-    return json.loads(last[len("IMPORTED "):])
+    return json.loads(last[len("IMPORTED ") :])
 
 
 def search_runs(uri: str, experiment: str = "unetexp"):
@@ -129,6 +148,7 @@ def make_cfg(*overrides: str):
 
 # ---------------------------------------------------------------- a tracking server
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -142,12 +162,26 @@ def server(tmp_path_factory):
     port = free_port()
     mlflow = Path(sys.executable).parent / "mlflow"
     proc = subprocess.Popen(
-        [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp / 'server.db'}",
-         "--artifacts-destination", str(tmp / "artifacts")],
-        cwd=tmp, stdout=open(tmp / "server.log", "w"), stderr=subprocess.STDOUT,
+        [
+            str(mlflow),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{tmp / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp / "artifacts"),
+        ],
+        cwd=tmp,
+        stdout=open(tmp / "server.log", "w"),
+        stderr=subprocess.STDOUT,
         env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no job workers
-        start_new_session=True)  # its own process group: its children end with it
+        start_new_session=True,
+    )  # its own process group: its children end with it
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -157,7 +191,9 @@ def server(tmp_path_factory):
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
-                pytest.fail("mlflow server did not start:\n" + (tmp / "server.log").read_text()[-3000:])
+                pytest.fail(
+                    "mlflow server did not start:\n" + (tmp / "server.log").read_text()[-3000:]
+                )
             time.sleep(0.5)
     yield url
     os.killpg(proc.pid, signal.SIGTERM)
@@ -175,8 +211,12 @@ def server(tmp_path_factory):
 # ---------------------------------------------------------------- Oxford-IIIT Pet look-alike
 
 GOOD = {  # name: (width, height)
-    "Abyssinian_1": (120, 90), "Abyssinian_2": (90, 120), "Bengal_1": (100, 100),
-    "beagle_1": (110, 80), "beagle_2": (80, 110), "pug_1": (96, 72),
+    "Abyssinian_1": (120, 90),
+    "Abyssinian_2": (90, 120),
+    "Bengal_1": (100, 100),
+    "beagle_1": (110, 80),
+    "beagle_2": (80, 110),
+    "pug_1": (96, 72),
 }
 CONVERTED = {"Birman_1": "L", "Egyptian_Mau_1": "CMYK", "Egyptian_Mau_2": "RGBA"}
 CORRUPT, NO_TRIMAP, NO_IMAGE = "Bengal_2", "boxer_1", "pug_99"

@@ -1,10 +1,11 @@
 """One job's own checks (`unetexp.experiment`); its runs end to end are in e2e/."""
+
 from __future__ import annotations
 
 import pytest
+from conftest import write_npz
 from omegaconf import OmegaConf
 
-from conftest import write_npz
 from unetexp.config.schema import DataConfig
 from unetexp.data.load import load_dataset
 from unetexp.errors import ConfigError
@@ -27,6 +28,7 @@ def test_a_multirun_reads_and_hashes_its_data_once_until_the_file_changes(tmp_pa
     import os
 
     from conftest import make_cfg
+
     from unetexp.experiment import load_once
 
     path = write_npz(tmp_path / "data.npz")

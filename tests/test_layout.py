@@ -1,6 +1,7 @@
 """The package's shape: imports flow one way (no cycle among unetexp's modules, lazy imports
 inside functions included), no module grows past 250 lines, and every test that starts a local
 Ray is in one module (the suite runs a module on one worker)."""
+
 from __future__ import annotations
 
 import ast
@@ -45,7 +46,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str]:
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         path.pop()
@@ -71,8 +72,11 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_no_module_over_250_lines():
-    long = {name: n for name, path in modules().items()
-            if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    long = {
+        name: n
+        for name, path in modules().items()
+        if (n := len(path.read_text().splitlines())) > MAX_LINES
+    }
     assert long == {}
 
 
@@ -85,8 +89,11 @@ def test_every_local_ray_test_is_in_test_ray():
     """pytest-xdist runs a module on one worker (`--dist loadscope`): Ray tests elsewhere could
     start two Ray clusters at once on a 2-core machine."""
     tests = Path(__file__).parent
-    elsewhere = [str(path.relative_to(tests)) for path in sorted(tests.rglob("test_*.py"))
-                 if path.name not in ("test_ray.py", Path(__file__).name)
-                 and "hydra/launcher=ray" in path.read_text()]
+    elsewhere = [
+        str(path.relative_to(tests))
+        for path in sorted(tests.rglob("test_*.py"))
+        if path.name not in ("test_ray.py", Path(__file__).name)
+        and "hydra/launcher=ray" in path.read_text()
+    ]
     assert elsewhere == []
     assert "hydra/launcher=ray" in (tests / "e2e" / "test_ray.py").read_text()

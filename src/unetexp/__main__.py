@@ -1,4 +1,5 @@
 """`python -m unetexp`: the same app as the `unetexp` console script."""
+
 from unetexp.cli import main
 
 main()

@@ -3,6 +3,7 @@
 `unetexp [overrides]` is the Hydra training app; `unetexp COMMAND ...` runs one of the
 commands below, which never import TensorFlow unless they train or predict.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -31,8 +32,8 @@ def _dispatch(argv: list[str]) -> int | None:
         module, function = COMMANDS[argv[0]].split(":")
         return getattr(importlib.import_module(module), function)(argv[1:])
     if "--help" in argv or "-h" in argv:
-        from unetexp.errors import UnetexpError, exit_with_error
         from unetexp.commands.help import print_help
+        from unetexp.errors import UnetexpError, exit_with_error
 
         try:
             print_help([a for a in argv if not a.startswith("-")])

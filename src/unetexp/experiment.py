@@ -3,6 +3,7 @@
 Everything that can be wrong with the config or the data is checked before TensorFlow is
 imported and before any MLflow run exists, so a bad input leaves nothing behind.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,11 @@ def floor_baselines(y_test) -> dict[str, float]:
     """What predicting all background or all object scores on this test split: the floor
     that gives "79 % accuracy" its meaning."""
     positive = float(y_test.mean())
-    return {"floor_background_accuracy": 1.0 - positive, "floor_object_accuracy": positive,
-            "floor_object_dice": 2.0 * positive / (positive + 1.0)}
+    return {
+        "floor_background_accuracy": 1.0 - positive,
+        "floor_object_accuracy": positive,
+        "floor_object_dice": 2.0 * positive / (positive + 1.0),
+    }
 
 
 _LOADED: dict[tuple, tuple[Dataset, dict[str, str]]] = {}  # this process's last data and tags
@@ -80,8 +84,9 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     validate(cfg)
     dataset, identity = load_once(cfg.data)
     check_image_size(cfg.model.depth, dataset)
-    splits = split(dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed,
-                   stratify=cfg.data.stratify)
+    splits = split(
+        dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed, stratify=cfg.data.stratify
+    )
     parent.check_parent(cfg.tracking.uri, job.parent_run_id)
     name = cfg.tracking.run_name or run_name(cfg)
     digest = config_hash(cfg)
@@ -90,8 +95,9 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
         "config_hash": digest,
         "role": "job",
         **identity,
-        "mlflow.note.content": run_description(cfg, dataset.source, splits.sizes(), job.job_num,
-                                               job.parent_run_id),
+        "mlflow.note.content": run_description(
+            cfg, dataset.source, splits.sizes(), job.job_num, job.parent_run_id
+        ),
     }
     if job.job_num is not None:
         tags["job_num"] = str(job.job_num)
@@ -99,41 +105,91 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     if commit:
         tags["git_commit"] = commit
     params = {**flatten(cfg), **{f"data.{k}": v for k, v in splits.sizes().items()}}
-    with job_run(cfg.tracking.uri, cfg.tracking.experiment, name, tags, params,
-                 parent_run_id=job.parent_run_id, force=cfg.force, label=job.label) as run:
+    with job_run(
+        cfg.tracking.uri,
+        cfg.tracking.experiment,
+        name,
+        tags,
+        params,
+        parent_run_id=job.parent_run_id,
+        force=cfg.force,
+        label=job.label,
+    ) as run:
         if run.reused:
             parent.note_reused(cfg.tracking.uri, job.parent_run_id, job.job_num, run.run_id)
-            log.info("%sskipped %s: FINISHED run %s has this config (force=true retrains)",
-                     job.label, name, run.run_id)
+            log.info(
+                "%sskipped %s: FINISHED run %s has this config (force=true retrains)",
+                job.label,
+                name,
+                run.run_id,
+            )
             return {"run_id": run.run_id, "skipped": True}
-        log.info("%s%s: %s, %s, run %s", job.label, name, dataset.source,
-                 ", ".join(f"{k} {v}" for k, v in splits.sizes().items()), run.run_id)
-        log_dataset(dataset.source, identity["data_sha256"], dataset.images, dataset.masks,
-                    splits.sizes(), cfg.seed)
+        log.info(
+            "%s%s: %s, %s, run %s",
+            job.label,
+            name,
+            dataset.source,
+            ", ".join(f"{k} {v}" for k, v in splits.sizes().items()),
+            run.run_id,
+        )
+        log_dataset(
+            dataset.source,
+            identity["data_sha256"],
+            dataset.images,
+            dataset.masks,
+            splits.sizes(),
+            cfg.seed,
+        )
         from unetexp.training.fit import train_and_evaluate  # TensorFlow loads here, and only here
 
         result = train_and_evaluate(cfg, splits, on_epoch=run.log_epoch, label=job.label)
-        metrics = {"n_params": result.n_params, "train_time_s": result.train_time_s,
-                   "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, **result.test,
-                   **floor_baselines(splits.y_test)}
+        metrics = {
+            "n_params": result.n_params,
+            "train_time_s": result.train_time_s,
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            **result.test,
+            **floor_baselines(splits.y_test),
+        }
         from unetexp.results.artifacts import write_run_files
 
         with tempfile.TemporaryDirectory(prefix="unetexp-") as folder:
-            run.log_result(metrics, {
-                "config.yaml": OmegaConf.to_yaml(cfg, resolve=True),
-                "classification_report.json": result.report,
-                **write_run_files(splits, result, Path(folder), name),
-            })
+            run.log_result(
+                metrics,
+                {
+                    "config.yaml": OmegaConf.to_yaml(cfg, resolve=True),
+                    "classification_report.json": result.report,
+                    **write_run_files(splits, result, Path(folder), name),
+                },
+            )
         if cfg.train.save_model:
             from unetexp.tracking.model import log_model
             from unetexp.training.model import inference_model
 
-            model_uri = log_model(inference_model(result.model), splits.x_test[:1],
-                                  cfg.tracking.register_model)
-            log.info("%smodel logged: runs:/%s/model (%s)%s", job.label, run.run_id, model_uri,
-                     f", registered as {cfg.tracking.register_model}" if cfg.tracking.register_model else "")
-    log.info("%sdone %s: %d params, %d epochs (best %d), %.1fs, accuracy %.4f, dice %.4f, "
-             "iou %.4f (run %s)", job.label, name, result.n_params, result.epochs_run,
-             result.best_epoch, result.train_time_s, metrics["test_accuracy"],
-             metrics["test_dice"], metrics["test_iou"], run.run_id)
+            model_uri = log_model(
+                inference_model(result.model), splits.x_test[:1], cfg.tracking.register_model
+            )
+            log.info(
+                "%smodel logged: runs:/%s/model (%s)%s",
+                job.label,
+                run.run_id,
+                model_uri,
+                f", registered as {cfg.tracking.register_model}"
+                if cfg.tracking.register_model
+                else "",
+            )
+    log.info(
+        "%sdone %s: %d params, %d epochs (best %d), %.1fs, accuracy %.4f, dice %.4f, "
+        "iou %.4f (run %s)",
+        job.label,
+        name,
+        result.n_params,
+        result.epochs_run,
+        result.best_epoch,
+        result.train_time_s,
+        metrics["test_accuracy"],
+        metrics["test_dice"],
+        metrics["test_iou"],
+        run.run_id,
+    )
     return {"run_id": run.run_id, "skipped": False, **metrics}

@@ -1,5 +1,6 @@
 """This machine and this process: usable cores, and who runs a run (to tell a crashed run
 from a live one)."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,9 @@ import socket
 
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
 
 
 def process_tags() -> dict[str, str]:

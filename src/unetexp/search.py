@@ -8,6 +8,7 @@ interrupted search: trials of dead processes are failed and retried first, FINIS
 reused, and the parent run (kept in the study) is reopened. Optuna and TensorFlow load only
 when a search runs.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,8 +17,8 @@ import json
 import logging
 
 from unetexp.config.compose import compose
-from unetexp.config.paths import project_root
 from unetexp.config.hashing import config_hash
+from unetexp.config.paths import project_root
 from unetexp.config.validation import validate
 from unetexp.errors import ConfigError, UnetexpError, first_line
 from unetexp.host import alive, process_tags
@@ -46,11 +47,15 @@ def base_config(overrides: list[str]):
 def check(cfg, args) -> None:
     validate(cfg)
     if cfg.loss.name != "bce_dice":
-        raise ConfigError(f"loss.name={cfg.loss.name!r} is invalid for a search: it tunes "
-                          f"loss.alpha of bce_dice (drop the loss override)")
+        raise ConfigError(
+            f"loss.name={cfg.loss.name!r} is invalid for a search: it tunes "
+            f"loss.alpha of bce_dice (drop the loss override)"
+        )
     if not cfg.data.val_fraction > 0:
-        raise ConfigError(f"data.val_fraction={cfg.data.val_fraction!r} is invalid for a search: "
-                          f"the objective needs a validation split apart from test (e.g. 0.2)")
+        raise ConfigError(
+            f"data.val_fraction={cfg.data.val_fraction!r} is invalid for a search: "
+            f"the objective needs a validation split apart from test (e.g. 0.2)"
+        )
     if args.trials < 1:
         raise ConfigError(f"--trials={args.trials} is invalid: must be >= 1")
     low, high = args.alpha
@@ -71,8 +76,11 @@ def default_storage(uri: str | None) -> str:
 
 def study_key(cfg, args) -> dict:
     """What a study is about: its base config (hash), experiment and search space."""
-    return {"config_hash": config_hash(cfg), "experiment": cfg.tracking.experiment,
-            "space": {"loss.alpha": list(args.alpha), "train.lr": list(args.lr)}}
+    return {
+        "config_hash": config_hash(cfg),
+        "experiment": cfg.tracking.experiment,
+        "space": {"loss.alpha": list(args.alpha), "train.lr": list(args.lr)},
+    }
 
 
 def _retry_dead_trials(study, optuna) -> int:
@@ -88,8 +96,9 @@ def _retry_dead_trials(study, optuna) -> int:
     return retried
 
 
-def _parent(client, cfg, study, experiment_id: str, name: str, storage: str,
-            overrides: list[str]) -> str:
+def _parent(
+    client, cfg, study, experiment_id: str, name: str, storage: str, overrides: list[str]
+) -> str:
     """The study's parent run: reopened when it exists in this experiment, else created."""
     run_id = study.user_attrs.get("mlflow_parent_run_id")
     if run_id:
@@ -103,10 +112,17 @@ def _parent(client, cfg, study, experiment_id: str, name: str, storage: str,
             for key, value in process_tags().items():
                 client.set_tag(run_id, key, value)
             return run_id
-    run_id = parents.start_sweep(cfg.tracking.uri, cfg.tracking.experiment, f"search {name}",
-                                 cfg.tracking.sweep, overrides, kind="optuna-search",
-                                 optuna_study=name, optuna_storage=storage,
-                                 objective=f"{OBJECTIVE} (last epoch, maximised)")
+    run_id = parents.start_sweep(
+        cfg.tracking.uri,
+        cfg.tracking.experiment,
+        f"search {name}",
+        cfg.tracking.sweep,
+        overrides,
+        kind="optuna-search",
+        optuna_study=name,
+        optuna_storage=storage,
+        objective=f"{OBJECTIVE} (last epoch, maximised)",
+    )
     study.set_user_attr("mlflow_parent_run_id", run_id)
     return run_id
 
@@ -130,19 +146,22 @@ def _no_user_error(record: logging.LogRecord) -> bool:
     return not (record.exc_info and isinstance(record.exc_info[1], UnetexpError))
 
 
-def _open_study(optuna, name: str, storage: str, key: dict, overrides: list[str],
-                sampler_seed: int):
+def _open_study(
+    optuna, name: str, storage: str, key: dict, overrides: list[str], sampler_seed: int
+):
     """The Optuna study `name` in `storage`, created or resumed; a study of another config or
     search space under that name is refused."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for handler in logging.getLogger("optuna").handlers:
         handler.addFilter(_no_user_error)
     try:
-        study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
-                                    load_if_exists=True)
+        study = optuna.create_study(
+            study_name=name, storage=storage, direction="maximize", load_if_exists=True
+        )
     except Exception as exc:
-        raise ConfigError(f"--storage={storage}: cannot open the Optuna storage "
-                          f"({first_line(exc)})") from None
+        raise ConfigError(
+            f"--storage={storage}: cannot open the Optuna storage ({first_line(exc)})"
+        ) from None
     # a resumed search must not replay the first process's random draws: seed by history
     study.sampler = optuna.samplers.TPESampler(seed=sampler_seed + len(study.trials))
     known = study.user_attrs.get("key")
@@ -150,9 +169,11 @@ def _open_study(optuna, name: str, storage: str, key: dict, overrides: list[str]
         study.set_user_attr("key", key)
         study.set_user_attr("overrides", overrides)
     elif known != key:
-        raise ConfigError(f"--study={name}: that study searches another config or space "
-                          f"(its overrides: {' '.join(study.user_attrs.get('overrides', []))}); "
-                          f"choose another --study")
+        raise ConfigError(
+            f"--study={name}: that study searches another config or space "
+            f"(its overrides: {' '.join(study.user_attrs.get('overrides', []))}); "
+            f"choose another --study"
+        )
     return study
 
 
@@ -163,16 +184,19 @@ def search(args) -> dict:
     try:
         import optuna
     except ImportError:
-        raise ConfigError("unetexp search needs Optuna: pip install -e '.[scale]' "
-                          "(or '.[dev]')") from None
+        raise ConfigError(
+            "unetexp search needs Optuna: pip install -e '.[scale]' (or '.[dev]')"
+        ) from None
     import mlflow
 
     from unetexp.experiment import JobContext, run_experiment
 
     cfg.tracking.sweep = cfg.tracking.sweep or "search"
     key = study_key(cfg, args)
-    name = args.study or "alpha-lr-" + hashlib.sha256(
-        json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    name = (
+        args.study
+        or "alpha-lr-" + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    )
     storage = args.storage or default_storage(cfg.tracking.uri)
     experiment_id = connect(cfg.tracking.uri, cfg.tracking.experiment)
     client = mlflow.MlflowClient()
@@ -183,9 +207,16 @@ def search(args) -> dict:
     states = optuna.trial.TrialState
     done = len(study.get_trials(deepcopy=False, states=(states.COMPLETE,)))
     todo = max(0, args.trials - done)
-    log.info("search %s: %d of %d trials done, %d to run%s; parent run %s, storage %s",
-             name, done, args.trials, todo, f" ({retried} of a killed search retried)"
-             if retried else "", parent, storage)
+    log.info(
+        "search %s: %d of %d trials done, %d to run%s; parent run %s, storage %s",
+        name,
+        done,
+        args.trials,
+        todo,
+        f" ({retried} of a killed search retried)" if retried else "",
+        parent,
+        storage,
+    )
     (alpha_low, alpha_high), (lr_low, lr_high) = args.alpha, args.lr
 
     def objective(trial) -> float:
@@ -195,10 +226,14 @@ def search(args) -> dict:
         lr = trial.suggest_float("train.lr", lr_low, lr_high, log=True)
         trial_cfg = copy.deepcopy(cfg)
         trial_cfg.loss.alpha, trial_cfg.train.lr = alpha, lr
-        trial_cfg.tracking.run_name = (cfg.tracking.run_name
-                                       or f"trial{trial.number}-a{alpha:.3f}-lr{lr:.2e}")
-        job = JobContext(overrides=[*overrides, f"loss.alpha={alpha}", f"train.lr={lr}"],
-                         job_num=trial.number, parent_run_id=parent)
+        trial_cfg.tracking.run_name = (
+            cfg.tracking.run_name or f"trial{trial.number}-a{alpha:.3f}-lr{lr:.2e}"
+        )
+        job = JobContext(
+            overrides=[*overrides, f"loss.alpha={alpha}", f"train.lr={lr}"],
+            job_num=trial.number,
+            parent_run_id=parent,
+        )
         result = run_experiment(trial_cfg, job)
         run_id = result["run_id"]
         trial.set_user_attr("run_id", run_id)
@@ -217,9 +252,15 @@ def search(args) -> dict:
         client.log_metric(parent, f"trial_{OBJECTIVE}", trial.value, step=trial.number)
         tag_best(client, parent, study)
         best = study.best_trial
-        log.info("trial %d: %s %.4f (%s); best: trial %d, %.4f", trial.number, OBJECTIVE,
-                 trial.value, ", ".join(f"{k} {v:.4g}" for k, v in trial.params.items()),
-                 best.number, best.value)
+        log.info(
+            "trial %d: %s %.4f (%s); best: trial %d, %.4f",
+            trial.number,
+            OBJECTIVE,
+            trial.value,
+            ", ".join(f"{k} {v:.4g}" for k, v in trial.params.items()),
+            best.number,
+            best.value,
+        )
 
     with parents.ended_on_error(cfg.tracking.uri, parent):
         if todo:
@@ -227,6 +268,13 @@ def search(args) -> dict:
         tag_best(client, parent, study)
     parents.end_parent(cfg.tracking.uri, parent, "FINISHED")
     best = study.best_trial
-    return {"study": name, "storage": storage, "parent_run_id": parent, "trained": todo,
-            "best_trial": best.number, "best_value": best.value, "best_params": best.params,
-            "best_run_id": best.user_attrs.get("run_id")}
+    return {
+        "study": name,
+        "storage": storage,
+        "parent_run_id": parent,
+        "trained": todo,
+        "best_trial": best.number,
+        "best_value": best.value,
+        "best_params": best.params,
+        "best_run_id": best.user_attrs.get("run_id"),
+    }

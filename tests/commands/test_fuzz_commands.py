@@ -1,6 +1,7 @@
 """Fuzzing each command's arguments: seeded random argv lists through the command's `main`,
 in-process; every one ends with exit code 0 or 2 and, on 2, one `unetexp: error:` line (the
 last of stderr), never another exception or a traceback."""
+
 from __future__ import annotations
 
 import importlib
@@ -11,21 +12,80 @@ import pytest
 from unetexp.cli import COMMANDS
 
 PER_COMMAND = 40
-ODD = ["", "-", "--", "x", "a b", "é文字", "nan", "-1", "0", "1e400", "/nonexistent/é x.csv",
-       "study:nope", "study", "study:depth", "sqlite:////nonexistent/dir/m.db", "http://127.0.0.1:9",
-       "0123abcd", "'", "${x}", "%s", "\\", "x" * 300]
+ODD = [
+    "",
+    "-",
+    "--",
+    "x",
+    "a b",
+    "é文字",
+    "nan",
+    "-1",
+    "0",
+    "1e400",
+    "/nonexistent/é x.csv",
+    "study:nope",
+    "study",
+    "study:depth",
+    "sqlite:////nonexistent/dir/m.db",
+    "http://127.0.0.1:9",
+    "0123abcd",
+    "'",
+    "${x}",
+    "%s",
+    "\\",
+    "x" * 300,
+]
 OPTIONS = {
-    "export": ["--aggregate", "--only-changed", "-o", "--out", "--experiment", "--parent",
-               "--sweep", "--tracking-uri", "--help"],
+    "export": [
+        "--aggregate",
+        "--only-changed",
+        "-o",
+        "--out",
+        "--experiment",
+        "--parent",
+        "--sweep",
+        "--tracking-uri",
+        "--help",
+    ],
     "compare": ["--metric", "--only-changed", "--csv", "test_accuracy", "test_dice"],
     "report": ["-o", "--out", "--no-log", "--experiment", "--parent", "--sweep", "--tracking-uri"],
     "predict": ["--out", "--threshold", "--tracking-uri", "model.keras", "."],
-    "data": ["prepare", "prepare", "--source", "--download", "--archive-dir", "--sha256",
-             "images.tar.gz=00", "--size", "--fraction", "--seed", "--mask", "pet", "--out",
-             "--workers", "--preview", "x.png", "bogus"],
-    "search": ["--trials", "--alpha", "--lr", "--study", "--storage", "--sampler-seed",
-               "model.depth=0", "seed=-1", "loss=bce", "data.val_fraction=0", "data=mnist",
-               "model.depth=1,2", "train.lr=nan", "+foo=1"],
+    "data": [
+        "prepare",
+        "prepare",
+        "--source",
+        "--download",
+        "--archive-dir",
+        "--sha256",
+        "images.tar.gz=00",
+        "--size",
+        "--fraction",
+        "--seed",
+        "--mask",
+        "pet",
+        "--out",
+        "--workers",
+        "--preview",
+        "x.png",
+        "bogus",
+    ],
+    "search": [
+        "--trials",
+        "--alpha",
+        "--lr",
+        "--study",
+        "--storage",
+        "--sampler-seed",
+        "model.depth=0",
+        "seed=-1",
+        "loss=bce",
+        "data.val_fraction=0",
+        "data=mnist",
+        "model.depth=1,2",
+        "train.lr=nan",
+        "+foo=1",
+    ],
 }
 
 
@@ -44,8 +104,7 @@ def run_main(command: str, argv: list[str], capsys) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("command", sorted(OPTIONS))
-def test_random_arguments_end_in_exit_0_or_one_error_line(command, capsys, tmp_path,
-                                                          monkeypatch):
+def test_random_arguments_end_in_exit_0_or_one_error_line(command, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # whatever a command writes stays here
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     monkeypatch.setenv("UNETEXP_DATA_DIR", str(tmp_path / "data"))

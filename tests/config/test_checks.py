@@ -1,37 +1,67 @@
 """Every leaf key of the schema has a check (config/validation.py CHECKS), and each check
 refuses a bad value in one line naming its key: a key added without a check fails here."""
+
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
+from conftest import make_cfg
 from omegaconf import OmegaConf
 
-from conftest import make_cfg
 from unetexp.config.schema import Config
 from unetexp.config.validation import CHECKS, validate
 from unetexp.errors import ConfigError
 
 # one bad value per key: out of range, wrong type, not a choice, or in conflict with the rest
 BAD = {
-    "model.depth": 0, "model.convs": 17, "model.upsample": "bilinear",
-    "model.transpose_kernel": 0, "model.bottleneck": 100, "model.dropout": 1.0,
-    "model.deep_supervision": "yes", "loss.name": "focal", "loss.alpha": float("nan"),
-    "loss.head_weights": [1.0, -1.0, 0.5], "data.name": "mnist", "data.root": "",
-    "data.path": "a\nb", "data.images": 3, "data.masks": "\x00", "data.size": 1,
-    "data.count": 3, "data.test_fraction": 1.0, "data.val_fraction": -0.1,
-    "data.stratify": "species", "data.download": "maybe", "train.epochs": 0,
-    "train.batch_size": 2.5, "train.lr": float("inf"), "train.optimizer": "adamw",
-    "train.deterministic": 1, "train.early_stopping.enabled": None,
-    "train.early_stopping.monitor": "val_f1", "train.early_stopping.patience": -1,
-    "train.early_stopping.min_delta": -1e-3, "train.early_stopping.restore_best_weights": "no",
-    "train.reduce_lr.enabled": 0, "train.reduce_lr.monitor": "val_output1_loss",
-    "train.reduce_lr.factor": 1.0, "train.reduce_lr.patience": True,
-    "train.reduce_lr.min_delta": "small", "train.reduce_lr.min_lr": -1.0,
-    "train.save_model": [], "train.intra_op_threads": -1, "train.inter_op_threads": 4096,
-    "tracking.uri": " ", "tracking.experiment": None, "tracking.run_name": "x" * 251,
-    "tracking.sweep": "", "tracking.register_model": "unet_best",
-    "seed": -1, "force": "true",
+    "model.depth": 0,
+    "model.convs": 17,
+    "model.upsample": "bilinear",
+    "model.transpose_kernel": 0,
+    "model.bottleneck": 100,
+    "model.dropout": 1.0,
+    "model.deep_supervision": "yes",
+    "loss.name": "focal",
+    "loss.alpha": float("nan"),
+    "loss.head_weights": [1.0, -1.0, 0.5],
+    "data.name": "mnist",
+    "data.root": "",
+    "data.path": "a\nb",
+    "data.images": 3,
+    "data.masks": "\x00",
+    "data.size": 1,
+    "data.count": 3,
+    "data.test_fraction": 1.0,
+    "data.val_fraction": -0.1,
+    "data.stratify": "species",
+    "data.download": "maybe",
+    "train.epochs": 0,
+    "train.batch_size": 2.5,
+    "train.lr": float("inf"),
+    "train.optimizer": "adamw",
+    "train.deterministic": 1,
+    "train.early_stopping.enabled": None,
+    "train.early_stopping.monitor": "val_f1",
+    "train.early_stopping.patience": -1,
+    "train.early_stopping.min_delta": -1e-3,
+    "train.early_stopping.restore_best_weights": "no",
+    "train.reduce_lr.enabled": 0,
+    "train.reduce_lr.monitor": "val_output1_loss",
+    "train.reduce_lr.factor": 1.0,
+    "train.reduce_lr.patience": True,
+    "train.reduce_lr.min_delta": "small",
+    "train.reduce_lr.min_lr": -1.0,
+    "train.save_model": [],
+    "train.intra_op_threads": -1,
+    "train.inter_op_threads": 4096,
+    "tracking.uri": " ",
+    "tracking.experiment": None,
+    "tracking.run_name": "x" * 251,
+    "tracking.sweep": "",
+    "tracking.register_model": "unet_best",
+    "seed": -1,
+    "force": "true",
 }
 
 

@@ -1,30 +1,99 @@
 """Fuzzing the command line: seeded random override lists (wrong types, out-of-range values,
 unknown keys and groups, odd strings, paths with spaces and non-ASCII) end either valid or in
 one `unetexp: error:` line naming the key, never in another exception."""
+
 from __future__ import annotations
 
 import random
 
 import pytest
-
 from conftest import run_cli
+
 from unetexp.config.jobs import check_command_line
 from unetexp.config.validation import CHECKS
 from unetexp.errors import UnetexpError
 
 CASES = 200
-KEYS = [*CHECKS, "model.foo", "foo", "data.pathh", "train", "model", "hydra.job.name",
-        "loss.head_weights.0", "model.depth.x"]
-GROUPS = ["model=x", "loss=focal", "loss=dice", "data=mnist", "data=synthetic", "data=npz",
-          "+experiment=nope", "+experiment=unet_best", "+sweep=depth", "+sweep=nope",
-          "model/depth=4", "model/depth='\"4\"'", "model/upsample=upsampling",
-          "hydra/launcher=nope", "+row=d4", "~data", "~seed"]
-VALUES = ["0", "-1", "1", "3", "7", "2.5", "0.5", "1.0", "-5", "64", "100", "128", "1e-3",
-          "0.999", "-0.0", "1e400", "nan", "inf", "-inf", "4294967296", "99999999999999999999",
-          "true", "null", "''", "abc", "a b", "é文字", "[1,2]", "[1.0,0.5,0.25]", "{a:1}",
-          "${oops}", "${seed}", "a=b", "'quoted'", "\"x y\"", "/tmp/with space/file é.npz",
-          "'/tmp/with space/é 文.npz'", "~/x.npz", "\\", "#", "1,2", "range(1,3)", "x" * 300,
-          "sqlite:////tmp/é x/m.db", "http://127.0.0.1:9", "val_dice", "bce_dice", "adamw"]
+KEYS = [
+    *CHECKS,
+    "model.foo",
+    "foo",
+    "data.pathh",
+    "train",
+    "model",
+    "hydra.job.name",
+    "loss.head_weights.0",
+    "model.depth.x",
+]
+GROUPS = [
+    "model=x",
+    "loss=focal",
+    "loss=dice",
+    "data=mnist",
+    "data=synthetic",
+    "data=npz",
+    "+experiment=nope",
+    "+experiment=unet_best",
+    "+sweep=depth",
+    "+sweep=nope",
+    "model/depth=4",
+    "model/depth='\"4\"'",
+    "model/upsample=upsampling",
+    "hydra/launcher=nope",
+    "+row=d4",
+    "~data",
+    "~seed",
+]
+VALUES = [
+    "0",
+    "-1",
+    "1",
+    "3",
+    "7",
+    "2.5",
+    "0.5",
+    "1.0",
+    "-5",
+    "64",
+    "100",
+    "128",
+    "1e-3",
+    "0.999",
+    "-0.0",
+    "1e400",
+    "nan",
+    "inf",
+    "-inf",
+    "4294967296",
+    "99999999999999999999",
+    "true",
+    "null",
+    "''",
+    "abc",
+    "a b",
+    "é文字",
+    "[1,2]",
+    "[1.0,0.5,0.25]",
+    "{a:1}",
+    "${oops}",
+    "${seed}",
+    "a=b",
+    "'quoted'",
+    '"x y"',
+    "/tmp/with space/file é.npz",
+    "'/tmp/with space/é 文.npz'",
+    "~/x.npz",
+    "\\",
+    "#",
+    "1,2",
+    "range(1,3)",
+    "x" * 300,
+    "sqlite:////tmp/é x/m.db",
+    "http://127.0.0.1:9",
+    "val_dice",
+    "bce_dice",
+    "adamw",
+]
 PREFIXES = [""] * 8 + ["+", "++", "~"]  # mostly plain: most lists reach the value checks
 
 
@@ -74,8 +143,11 @@ def test_a_sample_through_the_real_command_fails_before_training(tmp_path):
     no run, no sweep folder."""
     rng, tried = random.Random(1414), 0
     while tried < 8:
-        overrides = [("-m" if tried % 2 else "--run"), *random_overrides(rng),
-                     f"tracking.uri=sqlite:///{tmp_path}/m.db"]
+        overrides = [
+            ("-m" if tried % 2 else "--run"),
+            *random_overrides(rng),
+            f"tracking.uri=sqlite:///{tmp_path}/m.db",
+        ]
         if outcome(overrides) is None:  # valid: it would train
             continue
         tried += 1

@@ -1,14 +1,15 @@
 """Data loaders, the split, and every bad input: one line naming the file and the problem."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import write_npz
 from omegaconf import OmegaConf
 
-from conftest import write_npz
 from unetexp.config.schema import DataConfig
 from unetexp.data import open_dataset
-from unetexp.data.load import PETS_FILE, Dataset, load_dataset, load_npz, load_seed_npy
+from unetexp.data.load import PETS_FILE, Dataset, load_npz, load_seed_npy
 from unetexp.data.split import split
 from unetexp.data.synthetic import make_synthetic
 from unetexp.errors import DataError
@@ -34,7 +35,9 @@ def test_npz_accepts_masks_with_channel(tmp_path):
 
 def test_seed_npy_float_and_uint8(tmp_path):
     rng = np.random.default_rng(1)
-    images = rng.random((5, 16, 16, 3)).astype(np.float32)  # as the study saved them: floats in [0, 1]
+    images = rng.random((5, 16, 16, 3)).astype(
+        np.float32
+    )  # as the study saved them: floats in [0, 1]
     masks = rng.integers(0, 2, (5, 16, 16, 1)).astype(np.float32)
     np.save(tmp_path / "x.npy", images)
     np.save(tmp_path / "y.npy", masks)
@@ -45,16 +48,31 @@ def test_seed_npy_float_and_uint8(tmp_path):
     assert ds8.images.max() <= 1.0 and np.abs(ds8.images - images).max() < 1 / 255 + 1e-6
 
 
-@pytest.mark.parametrize("arrays,message", [
-    ({"masks": None}, "missing key(s) masks (found: images)"),
-    ({"images": np.zeros((8, 16, 16, 3), np.float32)}, "images must be uint8, got float32"),
-    ({"images": np.zeros((8, 16, 16), np.uint8)}, "images must have shape (N, H, W, 3), got (8, 16, 16)"),
-    ({"masks": np.zeros((8, 16, 16, 2), np.uint8)}, "masks must have shape (N, H, W) or (N, H, W, 1)"),
-    ({"masks": np.zeros((7, 16, 16), np.uint8)}, "8 images but 7 masks"),
-    ({"masks": np.zeros((8, 8, 8), np.uint8)}, "images are 16x16 but masks are 8x8"),
-    ({"masks": np.full((8, 16, 16), 255, np.uint8)}, "masks must be binary (0 or 1), found values [255]"),
-    ({"masks": np.full((8, 16, 16), np.nan, np.float32)}, "masks contain NaN or infinite values"),
-])
+@pytest.mark.parametrize(
+    "arrays,message",
+    [
+        ({"masks": None}, "missing key(s) masks (found: images)"),
+        ({"images": np.zeros((8, 16, 16, 3), np.float32)}, "images must be uint8, got float32"),
+        (
+            {"images": np.zeros((8, 16, 16), np.uint8)},
+            "images must have shape (N, H, W, 3), got (8, 16, 16)",
+        ),
+        (
+            {"masks": np.zeros((8, 16, 16, 2), np.uint8)},
+            "masks must have shape (N, H, W) or (N, H, W, 1)",
+        ),
+        ({"masks": np.zeros((7, 16, 16), np.uint8)}, "8 images but 7 masks"),
+        ({"masks": np.zeros((8, 8, 8), np.uint8)}, "images are 16x16 but masks are 8x8"),
+        (
+            {"masks": np.full((8, 16, 16), 255, np.uint8)},
+            "masks must be binary (0 or 1), found values [255]",
+        ),
+        (
+            {"masks": np.full((8, 16, 16), np.nan, np.float32)},
+            "masks contain NaN or infinite values",
+        ),
+    ],
+)
 def test_bad_npz_names_file_and_problem(tmp_path, arrays, message):
     path = write_npz(tmp_path / "bad.npz", **arrays)
     with pytest.raises(DataError) as info:
@@ -99,7 +117,11 @@ def test_pets_missing_says_how_to_get_it(tmp_path, monkeypatch):
     with pytest.raises(DataError) as info:
         open_dataset(data_cfg(name="pets", download=False))
     text = str(info.value)
-    assert str(tmp_path / PETS_FILE) in text and "UNETEXP_DATA_DIR" in text and "data=synthetic" in text
+    assert (
+        str(tmp_path / PETS_FILE) in text
+        and "UNETEXP_DATA_DIR" in text
+        and "data=synthetic" in text
+    )
 
 
 def test_synthetic_is_deterministic_and_binary():
@@ -121,7 +143,9 @@ def test_synthetic_objects_differ_from_background():
 
 
 def test_split_is_seeded_and_matches_the_study_sizes():
-    images = np.arange(738, dtype=np.float32).reshape(738, 1, 1, 1) * np.ones((1, 2, 2, 3), np.float32)
+    images = np.arange(738, dtype=np.float32).reshape(738, 1, 1, 1) * np.ones(
+        (1, 2, 2, 3), np.float32
+    )
     ds = Dataset(images, np.zeros((738, 2, 2, 1), np.float32), "test")
     s0, s0_again, s1 = split(ds, 0.2, 0.0, 0), split(ds, 0.2, 0.0, 0), split(ds, 0.2, 0.0, 1)
     assert (len(s0.x_train), len(s0.x_test)) == (590, 148)
@@ -131,7 +155,9 @@ def test_split_is_seeded_and_matches_the_study_sizes():
 
 
 def test_val_fraction_carves_validation_from_train():
-    images = np.arange(100, dtype=np.float32).reshape(100, 1, 1, 1) * np.ones((1, 2, 2, 3), np.float32)
+    images = np.arange(100, dtype=np.float32).reshape(100, 1, 1, 1) * np.ones(
+        (1, 2, 2, 3), np.float32
+    )
     s = split(Dataset(images, np.zeros((100, 2, 2, 1), np.float32), "t"), 0.2, 0.25, 0)
     assert s.sizes() == {"n_train": 60, "n_val": 20, "n_test": 20} and s.separate_val
     ids = [set(a[:, 0, 0, 0].tolist()) for a in (s.x_train, s.x_val, s.x_test)]

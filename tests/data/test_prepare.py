@@ -1,5 +1,6 @@
 """`unetexp data prepare` on a fixture in the official layout: arrays, masks, skips, sidecar,
 the subset recipe, archives and folders alike, workers, errors, and the first run of data=pets."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,11 +11,20 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import (
+    CONVERTED,
+    GOOD,
+    SKIPPED,
+    WRITTEN,
+    make_pets_archives,
+    make_pets_folder,
+    picture,
+    run_cli,
+    run_with_stdout_closed,
+    search_runs,
+)
 from PIL import Image
 
-from conftest import run_cli, run_with_stdout_closed, search_runs
-from conftest import (CONVERTED, GOOD, SKIPPED, WRITTEN, make_pets_archives, make_pets_folder,
-                         picture)
 from unetexp.commands.base import OUTPUT_CLOSED_EXIT
 from unetexp.data.load import PETS_FILE, load_npz
 from unetexp.data.pets import build, select
@@ -40,9 +50,21 @@ def assert_one_line_error(out, *fragments):
 
 def test_prepare_the_fixture(pets, tmp_path):
     out = tmp_path / "pets32.npz"
-    result = run_cli("data", "prepare", "--source", str(pets["folder"]), "--size", "32",
-                     "--fraction", "1", "--out", str(out), "--preview", str(tmp_path / "p.png"),
-                     cwd=tmp_path)
+    result = run_cli(
+        "data",
+        "prepare",
+        "--source",
+        str(pets["folder"]),
+        "--size",
+        "32",
+        "--fraction",
+        "1",
+        "--out",
+        str(out),
+        "--preview",
+        str(tmp_path / "p.png"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert f"wrote {out}: {len(WRITTEN)} pairs of 32x32" in result.stdout
     assert "skipped 2:" in result.stdout and "Bengal_2: image does not decode" in result.stdout
@@ -67,8 +89,16 @@ def test_prepare_the_fixture(pets, tmp_path):
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["options"] == {"size": 32, "fraction": 1.0, "seed": 0, "mask": "pet"}
     assert sidecar["source"]["kind"] == "folder"
-    expected = {"images_found": 11, "trimaps_found": 11, "selected": 11, "written": n, "skipped": 2,
-                "converted": 3, "cats": 6, "dogs": 3}
+    expected = {
+        "images_found": 11,
+        "trimaps_found": 11,
+        "selected": 11,
+        "written": n,
+        "skipped": 2,
+        "converted": 3,
+        "cats": 6,
+        "dogs": 3,
+    }
     assert {k: sidecar["counts"][k] for k in expected} == expected
     assert {s["name"]: s["reason"].split(" (")[0] for s in sidecar["skipped"]} == SKIPPED
     assert {c["name"]: c["from"] for c in sidecar["converted"]} == CONVERTED
@@ -78,15 +108,32 @@ def test_prepare_the_fixture(pets, tmp_path):
     assert Image.open(tmp_path / "p.png").size == (4 * 2 * 32 * 2, 2 * 32 * 2)  # 8 pairs, 4 a row
 
     loaded = load_npz(out)  # what data=npz reads
-    assert loaded.images.shape == (n, 32, 32, 3) and loaded.breed.tolist() == arrays["breed"].tolist()
+    assert (
+        loaded.images.shape == (n, 32, 32, 3) and loaded.breed.tolist() == arrays["breed"].tolist()
+    )
 
 
 def test_prepare_into_a_closed_pipe_ends_quietly(pets, tmp_path):
     out = tmp_path / "piped.npz"
-    code, stderr = run_with_stdout_closed("data", "prepare", "--source", str(pets["folder"]), "--size", "16",
-                                          "--fraction", "1", "--out", str(out), cwd=tmp_path)
-    assert code == OUTPUT_CLOSED_EXIT and "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
-    assert stderr.startswith("decoding ") and out.is_file()  # progress on stderr; the file before the summary
+    code, stderr = run_with_stdout_closed(
+        "data",
+        "prepare",
+        "--source",
+        str(pets["folder"]),
+        "--size",
+        "16",
+        "--fraction",
+        "1",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert (
+        code == OUTPUT_CLOSED_EXIT and "Traceback" not in stderr and "BrokenPipe" not in stderr
+    ), stderr
+    assert (
+        stderr.startswith("decoding ") and out.is_file()
+    )  # progress on stderr; the file before the summary
 
 
 def test_mask_conventions_are_exact(tmp_path):
@@ -105,7 +152,9 @@ def test_mask_conventions_are_exact(tmp_path):
         trimap = np.asarray(Image.open(folder / "annotations" / "trimaps" / f"{name}.png"))
         np.testing.assert_array_equal(pet.masks[i, ..., 0], trimap == 1)
         np.testing.assert_array_equal(border.masks[i, ..., 0], np.isin(trimap, (1, 3)))
-        np.testing.assert_array_equal(pet.images[i], np.asarray(Image.open(folder / "images" / f"{name}.jpg")))
+        np.testing.assert_array_equal(
+            pet.images[i], np.asarray(Image.open(folder / "images" / f"{name}.jpg"))
+        )
     assert border.masks.sum() > pet.masks.sum() and (border.masks >= pet.masks).all()
 
 
@@ -118,14 +167,28 @@ def test_archives_give_the_same_dataset_as_the_folder(pets, tmp_path):
         assert archived.names == folder.names and archived.skipped == folder.skipped
         np.testing.assert_array_equal(archived.images, folder.images)
         np.testing.assert_array_equal(archived.masks, folder.masks)
-    out = run_cli("data", "prepare", "--source", str(pets["images"].parent), "--size", "24",
-                  "--fraction", "1", "--out", str(tmp_path / "a.npz"), cwd=tmp_path)
+    out = run_cli(
+        "data",
+        "prepare",
+        "--source",
+        str(pets["images"].parent),
+        "--size",
+        "24",
+        "--fraction",
+        "1",
+        "--out",
+        str(tmp_path / "a.npz"),
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     with np.load(tmp_path / "a.npz") as data:
         np.testing.assert_array_equal(data["images"], folder.images)
     sidecar = json.loads((tmp_path / "a.json").read_text())
     assert sidecar["source"]["kind"] == "archives"
-    assert sidecar["source"]["sha256"]["images.tar.gz"] == hashlib.sha256(pets["images"].read_bytes()).hexdigest()
+    assert (
+        sidecar["source"]["sha256"]["images.tar.gz"]
+        == hashlib.sha256(pets["images"].read_bytes()).hexdigest()
+    )
 
 
 def test_the_subset_recipe_is_seeded_and_documented(tmp_path):
@@ -148,7 +211,9 @@ def test_decoding_on_several_processes_matches_one(tmp_path):
     source = find_source([folder])
     one = build(source, size=16, fraction=1, workers=1)
     many = build(source, size=16, fraction=1, workers=2, chunk=4)  # 13 tasks on a pool of 2
-    assert many.names == one.names and many.skipped == one.skipped and many.converted == one.converted
+    assert (
+        many.names == one.names and many.skipped == one.skipped and many.converted == one.converted
+    )
     np.testing.assert_array_equal(many.images, one.images)
     np.testing.assert_array_equal(many.masks, one.masks)
 
@@ -156,27 +221,53 @@ def test_decoding_on_several_processes_matches_one(tmp_path):
 @pytest.mark.slow
 def test_training_on_the_prepared_fixture(pets, tmp_path, store):
     out = tmp_path / "fixture.npz"
-    assert run_cli("data", "prepare", "--source", str(pets["folder"]), "--size", "32",
-                   "--fraction", "1", "--out", str(out), cwd=tmp_path).returncode == 0
-    result = run_cli("data=npz", f"data.path={out}", "model.depth=2", "train.epochs=1",
-                     "train.batch_size=4", f"tracking.uri={store}", cwd=tmp_path)
+    assert (
+        run_cli(
+            "data",
+            "prepare",
+            "--source",
+            str(pets["folder"]),
+            "--size",
+            "32",
+            "--fraction",
+            "1",
+            "--out",
+            str(out),
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
+    result = run_cli(
+        "data=npz",
+        f"data.path={out}",
+        "model.depth=2",
+        "train.epochs=1",
+        "train.batch_size=4",
+        f"tracking.uri={store}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     runs = search_runs(store)
     assert runs["status"].tolist() == ["FINISHED"]
-    assert runs["params.data.n_train"].tolist() == ["7"] and runs["params.data.n_test"].tolist() == ["2"]
+    assert runs["params.data.n_train"].tolist() == ["7"] and runs[
+        "params.data.n_test"
+    ].tolist() == ["2"]
     assert runs["tags.data_source"].tolist() == [str(out)]
 
 
-@pytest.mark.parametrize("args,fragments", [
-    (["--source", "/nonexistent/pets"], ["/nonexistent/pets: --source not found"]),
-    (["--fraction", "0"], ["--fraction", "'0' is not a number in (0, 1]"]),
-    (["--size", "-3"], ["--size", "'-3' is not an integer >= 1"]),
-    (["--mask", "border"], ["--mask", "invalid choice: 'border'"]),
-    (["--sha256", "images.tar.gz=abc"], ["--sha256", "not NAME=SHA256"]),
-    (["--download", "--source", "."], ["--source and --download: give one of them"]),
-    (["--out", "x.zip", "--source", "SRC"], ["--out x.zip: the file name must end with .npz"]),
-    ([], ["no official Oxford-IIIT Pet files in the data root", "--source DIR", "--download"]),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["--source", "/nonexistent/pets"], ["/nonexistent/pets: --source not found"]),
+        (["--fraction", "0"], ["--fraction", "'0' is not a number in (0, 1]"]),
+        (["--size", "-3"], ["--size", "'-3' is not an integer >= 1"]),
+        (["--mask", "border"], ["--mask", "invalid choice: 'border'"]),
+        (["--sha256", "images.tar.gz=abc"], ["--sha256", "not NAME=SHA256"]),
+        (["--download", "--source", "."], ["--source and --download: give one of them"]),
+        (["--out", "x.zip", "--source", "SRC"], ["--out x.zip: the file name must end with .npz"]),
+        ([], ["no official Oxford-IIIT Pet files in the data root", "--source DIR", "--download"]),
+    ],
+)
 def test_bad_prepare_arguments_fail_in_one_line(args, fragments, pets, tmp_path):
     args = [str(pets["folder"]) if a == "SRC" else a for a in args]
     out = run_cli("data", "prepare", *args, cwd=tmp_path, env={"UNETEXP_DATA_DIR": str(tmp_path)})
@@ -187,24 +278,52 @@ def test_bad_prepare_arguments_fail_in_one_line(args, fragments, pets, tmp_path)
 def test_a_folder_that_is_not_the_official_layout(tmp_path):
     (tmp_path / "images").mkdir()
     out = run_cli("data", "prepare", "--source", str(tmp_path), cwd=tmp_path)
-    assert_one_line_error(out, f"{tmp_path}: no Oxford-IIIT Pet files there",
-                          "annotations/trimaps/*.png", "images.tar.gz and annotations.tar.gz")
+    assert_one_line_error(
+        out,
+        f"{tmp_path}: no Oxford-IIIT Pet files there",
+        "annotations/trimaps/*.png",
+        "images.tar.gz and annotations.tar.gz",
+    )
     (tmp_path / "images.tar.gz").write_bytes(b"not a tar")
     (tmp_path / "annotations.tar.gz").write_bytes(b"not a tar")
-    out = run_cli("data", "prepare", "--source", str(tmp_path / "images.tar.gz"),
-                  str(tmp_path / "annotations.tar.gz"), cwd=tmp_path)
+    out = run_cli(
+        "data",
+        "prepare",
+        "--source",
+        str(tmp_path / "images.tar.gz"),
+        str(tmp_path / "annotations.tar.gz"),
+        cwd=tmp_path,
+    )
     assert_one_line_error(out, "images.tar.gz: not a readable tar archive")
 
 
 def test_data_commands_never_import_tensorflow(pets, tmp_path):
-    code = ("import sys; sys.argv = ['unetexp', *sys.argv[1:]]\n"
-            "from unetexp.cli import main\n"
-            "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
-            "print('TF_IMPORTED' if 'tensorflow' in sys.modules else 'NO_TF')")
-    for args in (["data", "--help"], ["data", "prepare", "--source", str(pets["folder"]),
-                                      "--size", "16", "--out", str(tmp_path / "x.npz")]):
-        out = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True,
-                             text=True, timeout=120)
+    code = (
+        "import sys; sys.argv = ['unetexp', *sys.argv[1:]]\n"
+        "from unetexp.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+        "print('TF_IMPORTED' if 'tensorflow' in sys.modules else 'NO_TF')"
+    )
+    for args in (
+        ["data", "--help"],
+        [
+            "data",
+            "prepare",
+            "--source",
+            str(pets["folder"]),
+            "--size",
+            "16",
+            "--out",
+            str(tmp_path / "x.npz"),
+        ],
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.stdout.strip().endswith("NO_TF"), out.stdout + out.stderr
 
 
@@ -220,6 +339,17 @@ def test_default_output_names():
 def test_prepare_help_lists_the_options(tmp_path):
     out = run_cli("data", "prepare", "--help", cwd=tmp_path)
     assert out.returncode == 0
-    for option in ("--source", "--download", "--url-base", "--sha256", "--size", "--fraction",
-                   "--seed", "--mask", "--out", "--workers", "--preview"):
+    for option in (
+        "--source",
+        "--download",
+        "--url-base",
+        "--sha256",
+        "--size",
+        "--fraction",
+        "--seed",
+        "--mask",
+        "--out",
+        "--workers",
+        "--preview",
+    ):
         assert option in out.stdout

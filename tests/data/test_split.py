@@ -1,13 +1,14 @@
 """data.stratify=breed: every split keeps each breed's share; bad uses fail in one line."""
+
 from __future__ import annotations
 
 from collections import Counter
 
 import numpy as np
 import pytest
+from conftest import write_npz
 from omegaconf import OmegaConf
 
-from conftest import write_npz
 from unetexp.config.schema import Config
 from unetexp.config.validation import validate
 from unetexp.data.load import Dataset, load_npz
@@ -17,7 +18,9 @@ from unetexp.errors import ConfigError, DataError
 
 def dataset_with_breeds(counts: dict[str, int]) -> Dataset:
     breed = np.array([b for b, n in counts.items() for _ in range(n)])
-    images = np.arange(len(breed), dtype=np.float32).reshape(-1, 1, 1, 1) * np.ones((1, 2, 2, 3), np.float32)
+    images = np.arange(len(breed), dtype=np.float32).reshape(-1, 1, 1, 1) * np.ones(
+        (1, 2, 2, 3), np.float32
+    )
     return Dataset(images, np.zeros((len(breed), 2, 2, 1), np.float32), "pets.npz", breed=breed)
 
 
@@ -33,7 +36,9 @@ def test_breed_shares_are_kept_in_every_split():
     again = split(ds, 0.2, 0.0, seed=0, stratify="breed")
     np.testing.assert_array_equal(again.x_test, s.x_test)
     plain = split(ds, 0.2, 0.0, seed=0)
-    assert breeds_of(ds, plain.x_test) != breeds_of(ds, s.x_test)  # seed 0 is not stratified by chance
+    assert breeds_of(ds, plain.x_test) != breeds_of(
+        ds, s.x_test
+    )  # seed 0 is not stratified by chance
 
     three = split(ds, 0.2, 0.25, seed=1, stratify="breed")
     assert three.sizes() == {"n_train": 120, "n_val": 40, "n_test": 40}
@@ -54,7 +59,9 @@ def test_unstratified_split_is_unchanged():
 
 
 def test_stratify_needs_a_breed_array():
-    ds = Dataset(np.zeros((10, 2, 2, 3), np.float32), np.zeros((10, 2, 2, 1), np.float32), "synthetic(...)")
+    ds = Dataset(
+        np.zeros((10, 2, 2, 3), np.float32), np.zeros((10, 2, 2, 1), np.float32), "synthetic(...)"
+    )
     with pytest.raises(DataError) as info:
         split(ds, 0.2, 0.0, 0, stratify="breed")
     assert str(info.value).startswith("synthetic(...): data.stratify=breed needs a `breed` array")
@@ -85,7 +92,9 @@ def test_stratify_config_values():
     cfg.data.stratify = "breed"
     validate(cfg)
     cfg.data.stratify = "species"
-    with pytest.raises(ConfigError, match="data.stratify='species' is invalid: must be null or one of breed"):
+    with pytest.raises(
+        ConfigError, match="data.stratify='species' is invalid: must be null or one of breed"
+    ):
         validate(cfg)
 
 
@@ -95,10 +104,14 @@ def test_the_cli_splits_by_breed(tmp_path, store):
 
     breed = np.array(["pug"] * 9 + ["Sphynx"])
     bad = write_npz(tmp_path / "bad.npz", n=10, breed=breed)
-    out = run_cli("data=npz", f"data.path={bad}", "data.stratify=breed", f"tracking.uri={store}",
-                  cwd=tmp_path)
+    out = run_cli(
+        "data=npz", f"data.path={bad}", "data.stratify=breed", f"tracking.uri={store}", cwd=tmp_path
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert "bad.npz: data.stratify=breed cannot split 10 images of 2 breeds (smallest: Sphynx" in out.stderr
+    assert (
+        "bad.npz: data.stratify=breed cannot split 10 images of 2 breeds (smallest: Sphynx"
+        in out.stderr
+    )
     assert not (tmp_path / "mlruns").exists()
 
 
@@ -107,9 +120,18 @@ def test_training_with_a_stratified_split(tmp_path, store):
     from conftest import run_cli, search_runs
 
     good = write_npz(tmp_path / "good.npz", n=20, size=16, breed=np.array(["pug", "Sphynx"] * 10))
-    out = run_cli("data=npz", f"data.path={good}", "data.stratify=breed", "model.depth=1",
-                  "train.epochs=1", f"tracking.uri={store}", cwd=tmp_path)
+    out = run_cli(
+        "data=npz",
+        f"data.path={good}",
+        "data.stratify=breed",
+        "model.depth=1",
+        "train.epochs=1",
+        f"tracking.uri={store}",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     runs = search_runs(store)
-    assert runs["status"].tolist() == ["FINISHED"] and runs["params.data.stratify"].tolist() == ["breed"]
+    assert runs["status"].tolist() == ["FINISHED"] and runs["params.data.stratify"].tolist() == [
+        "breed"
+    ]
     assert runs["params.data.n_test"].tolist() == ["4"]

@@ -1,20 +1,56 @@
 """Real trainings (tiny synthetic data, 1 epoch) through Hydra into a real MLflow store."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY, run_cli, search_runs
 
-PARAMS = ["model.depth", "model.convs", "model.upsample", "model.transpose_kernel", "model.bottleneck",
-          "model.dropout", "model.deep_supervision", "loss.name", "loss.alpha", "data.name",
-          "data.size", "data.count", "train.epochs", "train.batch_size", "train.lr",
-          "tracking.uri", "tracking.experiment", "seed", "data.n_train", "data.n_test"]
-METRICS = ["n_params", "train_time_s", "epochs_run", "best_epoch", "test_loss", "test_accuracy", "test_dice",
-           "test_iou", "test_object_f1", "test_background_precision"]
-EPOCH_METRICS = ["train_loss", "train_accuracy", "train_dice", "val_loss", "val_accuracy", "val_dice", "lr"]
+PARAMS = [
+    "model.depth",
+    "model.convs",
+    "model.upsample",
+    "model.transpose_kernel",
+    "model.bottleneck",
+    "model.dropout",
+    "model.deep_supervision",
+    "loss.name",
+    "loss.alpha",
+    "data.name",
+    "data.size",
+    "data.count",
+    "train.epochs",
+    "train.batch_size",
+    "train.lr",
+    "tracking.uri",
+    "tracking.experiment",
+    "seed",
+    "data.n_train",
+    "data.n_test",
+]
+METRICS = [
+    "n_params",
+    "train_time_s",
+    "epochs_run",
+    "best_epoch",
+    "test_loss",
+    "test_accuracy",
+    "test_dice",
+    "test_iou",
+    "test_object_f1",
+    "test_background_precision",
+]
+EPOCH_METRICS = [
+    "train_loss",
+    "train_accuracy",
+    "train_dice",
+    "val_loss",
+    "val_accuracy",
+    "val_dice",
+    "lr",
+]
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +58,15 @@ def sweep(tmp_path_factory):
     """`python -m unetexp -m model.depth=1,2 ...` into a fresh store, run from another folder."""
     tmp = tmp_path_factory.mktemp("sweep")
     store = f"sqlite:///{tmp / 'store' / 'mlflow.db'}"
-    out = run_cli("-m", "model.depth=1,2", *TINY, "train.epochs=2", f"tracking.uri={store}", cwd=tmp,
-                  timeout=900)
+    out = run_cli(
+        "-m",
+        "model.depth=1,2",
+        *TINY,
+        "train.epochs=2",
+        f"tracking.uri={store}",
+        cwd=tmp,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return store, out, search_runs(store)
 
@@ -68,8 +111,12 @@ def test_per_epoch_history_and_artifacts(sweep):
         assert [m.step for m in history] == [1, 2], key
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     # ablation runs: the pictures, but no model file unless train.save_model=true
-    assert artifacts == {"config.yaml", "classification_report.json", "learning_curves.png",
-                         "predictions.png"}
+    assert artifacts == {
+        "config.yaml",
+        "classification_report.json",
+        "learning_curves.png",
+        "predictions.png",
+    }
     local = Path(client.download_artifacts(run_id, "classification_report.json"))
     assert '"Object"' in local.read_text()
     assert mlflow.artifacts.load_text(f"runs:/{run_id}/config.yaml").startswith("model:")
@@ -98,11 +145,21 @@ def test_every_job_logs_its_dataset_and_runs_on_other_data_differ(sweep, tmp_pat
     for found in jobs.values():
         (one,) = found
         tags = {t.key: t.value for t in one.tags}
-        assert one.dataset.name == "synthetic" and tags["mlflow.data.context"] == "train=19 val=5 test=5"
+        assert (
+            one.dataset.name == "synthetic"
+            and tags["mlflow.data.context"] == "train=19 val=5 test=5"
+        )
         assert one.dataset.digest == tags["sha256"][:36] and tags["n_train"] == "19"
     path = write_npz(tmp_path / "pets_like.npz", n=12)
-    out = run_cli("data=npz", f"data.path={path}", "train.epochs=1", f"tracking.uri={store}",
-                  "tracking.experiment=other_data", cwd=tmp_path, timeout=900)
+    out = run_cli(
+        "data=npz",
+        f"data.path={path}",
+        "train.epochs=1",
+        f"tracking.uri={store}",
+        "tracking.experiment=other_data",
+        cwd=tmp_path,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     (npz,) = dataset_inputs(store, "other_data")["s0 d3 c1 transpose2 b128 bce e1"]
     assert npz.dataset.name == "pets_like" and npz.dataset.source_type == "local"
@@ -120,14 +177,20 @@ def test_the_parent_run_summarises_the_sweep(sweep):
     for depth in ("1", "2"):
         label = f"d{depth} c1 transpose2 b128 bce e2"
         assert parent[f"metrics.{label}.test_dice_mean"] == children.loc[depth, "metrics.test_dice"]
-        assert parent[f"metrics.{label}.test_accuracy_mean"] == children.loc[depth, "metrics.test_accuracy"]
+        assert (
+            parent[f"metrics.{label}.test_accuracy_mean"]
+            == children.loc[depth, "metrics.test_accuracy"]
+        )
     assert parent["metrics.best_test_dice"] == children["metrics.test_dice"].max()
     best = children["metrics.test_dice"].idxmax()
     assert parent["tags.best_config"] == f"d{best} c1 transpose2 b128 bce e2"
     assert parent["tags.sweep_overrides"]  # the tags it had are kept
     child = runs[runs["tags.role"] == "job"].iloc[0]
     assert child["tags.mlflow.runName"].startswith("s0 d")
-    assert "U-Net depth" in child["tags.mlflow.note.content"] and parent["run_id"] in child["tags.mlflow.note.content"]
+    assert (
+        "U-Net depth" in child["tags.mlflow.note.content"]
+        and parent["run_id"] in child["tags.mlflow.note.content"]
+    )
 
 
 def test_terminal_shows_one_line_per_epoch_and_a_summary(sweep):
@@ -143,7 +206,10 @@ def test_single_run_is_a_plain_run(tmp_path, store):
     assert out.returncode == 0, out.stderr[-3000:]
     runs = search_runs(store, "single")
     assert len(runs) == 1 and runs.iloc[0]["status"] == "FINISHED"
-    assert "tags.mlflow.parentRunId" not in runs.columns or runs["tags.mlflow.parentRunId"].isna().all()
+    assert (
+        "tags.mlflow.parentRunId" not in runs.columns
+        or runs["tags.mlflow.parentRunId"].isna().all()
+    )
 
 
 def test_tracking_uri_precedence(tmp_path):
@@ -152,8 +218,9 @@ def test_tracking_uri_precedence(tmp_path):
     out = run_cli(*TINY, cwd=tmp_path, env={"MLFLOW_TRACKING_URI": env_store})
     assert out.returncode == 0, out.stderr[-3000:]
     assert len(search_runs(env_store)) == 1
-    out = run_cli(*TINY, f"tracking.uri={cfg_store}", cwd=tmp_path,
-                  env={"MLFLOW_TRACKING_URI": env_store})
+    out = run_cli(
+        *TINY, f"tracking.uri={cfg_store}", cwd=tmp_path, env={"MLFLOW_TRACKING_URI": env_store}
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert len(search_runs(env_store)) == 1 and len(search_runs(cfg_store)) == 1
 
@@ -180,8 +247,11 @@ def test_same_seed_same_split_same_metrics(tmp_path):
 PETS = Path(os.environ.get("UNETEXP_DATA_DIR", "")) / "oxford_pets_64_red.npz"
 
 
-@pytest.mark.skipif(not PETS.is_file(), reason="the study's dataset is not built here "
-                    "(set UNETEXP_DATA_DIR to a folder holding oxford_pets_64_red.npz)")
+@pytest.mark.skipif(
+    not PETS.is_file(),
+    reason="the study's dataset is not built here "
+    "(set UNETEXP_DATA_DIR to a folder holding oxford_pets_64_red.npz)",
+)
 def test_one_epoch_on_the_real_data(tmp_path, store):
     out = run_cli("train.epochs=1", f"tracking.uri={store}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]

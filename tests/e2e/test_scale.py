@@ -1,5 +1,6 @@
 """Scaling out: the joblib launcher against a real `mlflow server` on loopback (Ray: test_ray.py),
 job errors of parallel jobs, thread limits, and the Optuna search."""
+
 from __future__ import annotations
 
 import json
@@ -10,13 +11,30 @@ import sys
 import time
 
 import pytest
-
 from conftest import TINY, run_cli, search_runs
 
-EPOCH_METRICS = ["train_loss", "train_accuracy", "train_dice", "train_iou", "val_loss", "val_accuracy", "val_dice",
-                 "val_iou", "lr"]
-FINAL_METRICS = ["n_params", "train_time_s", "epochs_run", "test_loss", "test_accuracy",
-                 "test_dice", "test_iou", "test_object_f1", "floor_object_dice"]
+EPOCH_METRICS = [
+    "train_loss",
+    "train_accuracy",
+    "train_dice",
+    "train_iou",
+    "val_loss",
+    "val_accuracy",
+    "val_dice",
+    "val_iou",
+    "lr",
+]
+FINAL_METRICS = [
+    "n_params",
+    "train_time_s",
+    "epochs_run",
+    "test_loss",
+    "test_accuracy",
+    "test_dice",
+    "test_iou",
+    "test_object_f1",
+    "floor_object_dice",
+]
 JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]  # two jobs at once on this machine
 
 
@@ -57,8 +75,9 @@ def test_thread_keys_are_validated_and_stay_out_of_the_hash():
 
 
 def test_threads_are_set_once_per_process_and_later_changes_only_warn(caplog):
-    from unetexp.training import runtime as train
     import tensorflow as tf
+
+    from unetexp.training import runtime as train
 
     tf.constant(1.0) + 1  # TensorFlow's context now exists: its pools are fixed
     intra = tf.config.threading.get_intra_op_parallelism_threads()
@@ -80,20 +99,22 @@ def test_job_whose_parent_is_not_in_its_sqlite_store_needs_a_server(tmp_path):
     cfg = OmegaConf.structured(Config())
     cfg.data.name, cfg.data.count, cfg.data.size = "synthetic", 24, 16
     cfg.tracking.uri = f"sqlite:///{tmp_path / 'elsewhere' / 'mlflow.db'}"
-    with pytest.raises(ConfigError, match="parent run 0123abcd is not in this store.*mlflow server"):
+    with pytest.raises(
+        ConfigError, match="parent run 0123abcd is not in this store.*mlflow server"
+    ):
         run_experiment(cfg, JobContext(job_num=0, parent_run_id="0123abcd"))
     assert not (tmp_path / "elsewhere").exists()  # nothing created on the "other machine"
 
 
-WRITER = """
+WRITER = f"""
 import sys
 from unetexp.tracking.job import job_run
 uri, parent, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-with job_run(uri, "unetexp", f"writer{n}", {"role": "job", "job_num": str(n)},
-                      {"writer": n}, parent_run_id=parent) as run:
+with job_run(uri, "unetexp", f"writer{{n}}", {{"role": "job", "job_num": str(n)}},
+                      {{"writer": n}}, parent_run_id=parent) as run:
     for epoch in range(1, 31):
-        run.log_epoch(epoch, {key: epoch / 100 for key in %r})
-""" % (EPOCH_METRICS,)
+        run.log_epoch(epoch, {{key: epoch / 100 for key in {EPOCH_METRICS!r}}})
+"""
 
 
 def test_parallel_writers_to_one_sqlite_store_lose_nothing(tmp_path, store):
@@ -104,9 +125,15 @@ def test_parallel_writers_to_one_sqlite_store_lose_nothing(tmp_path, store):
     from unetexp.tracking.parent import start_parent
 
     parent = start_parent(store, "unetexp", "writers", {"role": "sweep"})
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, store, parent, str(n)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for n in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, store, parent, str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in range(4)
+    ]
     for proc in procs:
         out = proc.communicate(timeout=180)[0]
         assert proc.returncode == 0, out[-3000:]
@@ -117,15 +144,26 @@ def test_parallel_writers_to_one_sqlite_store_lose_nothing(tmp_path, store):
     client = mlflow.MlflowClient(tracking_uri=store)
     for run_id in children["run_id"]:
         for key in EPOCH_METRICS:
-            assert sorted(m.step for m in client.get_metric_history(run_id, key)) == list(range(1, 31))
+            assert sorted(m.step for m in client.get_metric_history(run_id, key)) == list(
+                range(1, 31)
+            )
 
 
 def test_joblib_multirun_logs_to_a_server(server, tmp_path):
     """4 jobs, 2 loky workers of 1 TensorFlow thread each, one tracking server: one parent, four
     FINISHED children, nothing lost; then the basic launcher reuses all four."""
-    args = ["-m", *JOBLIB, "model.depth=1,2",
-            "seed=0,1", *TINY, "train.epochs=2", "train.intra_op_threads=1",
-            "train.inter_op_threads=1", f"tracking.uri={server}", "tracking.experiment=joblib"]
+    args = [
+        "-m",
+        *JOBLIB,
+        "model.depth=1,2",
+        "seed=0,1",
+        *TINY,
+        "train.epochs=2",
+        "train.intra_op_threads=1",
+        "train.inter_op_threads=1",
+        f"tracking.uri={server}",
+        "tracking.experiment=joblib",
+    ]
     out = run_cli(*args, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     parent, children = sweep_of(server, "joblib")
@@ -149,14 +187,21 @@ def test_user_errors_of_parallel_jobs_end_in_one_line(tmp_path, store):
     loading the arrays shows): each records its error on the parent, the sweep ends with one
     line and exit 2, the parent FAILED, nothing RUNNING."""
     import numpy as np
-
     from conftest import write_npz
 
-    data = write_npz(tmp_path / "bad masks.npz", n=8, size=16,
-                     masks=np.full((8, 16, 16), 3, np.uint8))
-    out = run_cli("-m", *JOBLIB, "model.depth=1,2",
-                  "data=npz", f"data.path='{data}'", "train.epochs=1", f"tracking.uri={store}",
-                  cwd=tmp_path)
+    data = write_npz(
+        tmp_path / "bad masks.npz", n=8, size=16, masks=np.full((8, 16, 16), 3, np.uint8)
+    )
+    out = run_cli(
+        "-m",
+        *JOBLIB,
+        "model.depth=1,2",
+        "data=npz",
+        f"data.path='{data}'",
+        "train.epochs=1",
+        f"tracking.uri={store}",
+        cwd=tmp_path,
+    )
     assert out.returncode == 2, out.stderr[-3000:]
     assert "Traceback" not in out.stderr and "HYDRA_FULL_ERROR" not in out.stderr
     last = out.stderr.strip().splitlines()[-1]
@@ -170,11 +215,25 @@ def test_ctrl_c_in_a_joblib_multirun_leaves_nothing_running(tmp_path, store):
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, while both workers
     train: exit 130, parent and children KILLED."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "unetexp", "-m", *JOBLIB,
-         "model.depth=1,2,3", *TINY, "train.epochs=200", "train.intra_op_threads=1",
-         f"tracking.uri={store}"], cwd=tmp_path, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        [
+            sys.executable,
+            "-m",
+            "unetexp",
+            "-m",
+            *JOBLIB,
+            "model.depth=1,2,3",
+            *TINY,
+            "train.epochs=200",
+            "train.intra_op_threads=1",
+            f"tracking.uri={store}",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     started, deadline = set(), time.monotonic() + 240
     for line in proc.stdout:
         if " epoch 1/" in line:
@@ -192,8 +251,17 @@ def test_ctrl_c_in_a_joblib_multirun_leaves_nothing_running(tmp_path, store):
 def parallel_jobs_of_one_config(tmp_path, store: str, launcher: list[str], env: dict | None = None):
     """`seed=0,0`: two jobs of one config run at once in two workers: one trains it, the other
     waits for it and reuses it (the claim is atomic under the store's lock)."""
-    out = run_cli("-m", *launcher, "seed=0,0", *TINY, "train.intra_op_threads=1",
-                  f"tracking.uri={store}", cwd=tmp_path, env=env, timeout=400)
+    out = run_cli(
+        "-m",
+        *launcher,
+        "seed=0,0",
+        *TINY,
+        "train.intra_op_threads=1",
+        f"tracking.uri={store}",
+        cwd=tmp_path,
+        env=env,
+        timeout=400,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "1 trained, 1 skipped" in out.stdout + out.stderr
     runs = search_runs(store)
@@ -207,8 +275,16 @@ def test_parallel_jobs_of_one_config_train_it_once(tmp_path, store):
 def test_optuna_search_tags_its_best_trial_and_resumes(server, tmp_path):
     import mlflow
 
-    args = ["search", "--trials", "3", "--storage", f"sqlite:///{tmp_path / 'optuna.db'}",
-            *TINY, f"tracking.uri={server}", "tracking.experiment=search"]
+    args = [
+        "search",
+        "--trials",
+        "3",
+        "--storage",
+        f"sqlite:///{tmp_path / 'optuna.db'}",
+        *TINY,
+        f"tracking.uri={server}",
+        "tracking.experiment=search",
+    ]
     out = run_cli(*args, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     parent, children = sweep_of(server, "search")
@@ -240,7 +316,8 @@ def test_search_input_errors_are_one_line(tmp_path):
     out = run_cli("search", "loss=bce", *TINY, cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.strip() == (
         "unetexp: error: loss.name='bce' is invalid for a search: it tunes loss.alpha of "
-        "bce_dice (drop the loss override)")
+        "bce_dice (drop the loss override)"
+    )
     out = run_cli("search", "data.val_fraction=0", *TINY, cwd=tmp_path)
     assert out.returncode == 2 and "data.val_fraction=0.0 is invalid for a search" in out.stderr
     out = run_cli("search", "model.depth=1,2", *TINY, cwd=tmp_path)

@@ -1,4 +1,5 @@
 """A real table sweep on tiny synthetic data: export, compare, report, skip and resume."""
+
 from __future__ import annotations
 
 import base64
@@ -11,9 +12,9 @@ import time
 
 import pandas as pd
 import pytest
+from conftest import TINY, run_cli, run_with_stdout_closed, search_runs
 from PIL import Image
 
-from conftest import TINY, run_cli, run_with_stdout_closed, search_runs
 from unetexp.commands.base import OUTPUT_CLOSED_EXIT
 
 SWEEP = ["-m", "+sweep=depth", "model.depth=2,3", "seed=0,1", *TINY]
@@ -36,16 +37,31 @@ def cli_ok(*args, cwd):
 
 def test_export_one_row_per_run(swept):
     tmp, store = swept
-    cli_ok("export", "--tracking-uri", store, "--sweep", "depth", "-o", str(tmp / "runs.csv"), cwd=tmp)
+    cli_ok(
+        "export", "--tracking-uri", store, "--sweep", "depth", "-o", str(tmp / "runs.csv"), cwd=tmp
+    )
     runs = pd.read_csv(tmp / "runs.csv")
     assert len(runs) == 4 and set(runs["seed"]) == {0, 1} and set(runs["sweep"]) == {"depth"}
-    for column in ("run_id", "model.depth", "model.convs", "loss.name", "n_params", "train_time_s",
-                   "test_loss", "test_accuracy", "test_dice", "test_iou", "test_object_f1"):
+    for column in (
+        "run_id",
+        "model.depth",
+        "model.convs",
+        "loss.name",
+        "n_params",
+        "train_time_s",
+        "test_loss",
+        "test_accuracy",
+        "test_dice",
+        "test_iou",
+        "test_object_f1",
+    ):
         assert column in runs.columns, column
-    assert dict(zip(runs["model.depth"], runs["n_params"])) == {2: 226593, 3: 237457}
+    assert dict(zip(runs["model.depth"], runs["n_params"], strict=False)) == {2: 226593, 3: 237457}
     mlflow_runs = search_runs(store).set_index("run_id")
     for _, row in runs.iterrows():
-        assert row["test_accuracy"] == pytest.approx(mlflow_runs.loc[row["run_id"], "metrics.test_accuracy"])
+        assert row["test_accuracy"] == pytest.approx(
+            mlflow_runs.loc[row["run_id"], "metrics.test_accuracy"]
+        )
 
 
 def test_export_aggregate_and_only_changed(swept):
@@ -53,52 +69,88 @@ def test_export_aggregate_and_only_changed(swept):
     out = cli_ok("export", "--tracking-uri", store, "--aggregate", "--only-changed", cwd=tmp)
     agg = pd.read_csv(io.StringIO(out.stdout))
     runs = pd.read_csv(io.StringIO(cli_ok("export", "--tracking-uri", store, cwd=tmp).stdout))
-    assert list(agg["n"]) == [2, 2] and "model.convs" not in agg.columns and "model.depth" in agg.columns
+    assert (
+        list(agg["n"]) == [2, 2]
+        and "model.convs" not in agg.columns
+        and "model.depth" in agg.columns
+    )
     assert {"test_accuracy_mean", "test_accuracy_std", "test_accuracy_ci95"} <= set(agg.columns)
     expected = runs.groupby("model.depth")["test_accuracy"].agg(["mean", "std"])
     assert list(agg["test_accuracy_mean"]) == pytest.approx(list(expected["mean"]))
     assert list(agg["test_accuracy_std"]) == pytest.approx(list(expected["std"]))
     # 95 % CI half-width with 1 degree of freedom: t(0.975, 1) = 12.706
     assert list(agg["test_accuracy_ci95"]) == pytest.approx(
-        list(12.7062 * expected["std"] / 2 ** 0.5), rel=1e-4)
+        list(12.7062 * expected["std"] / 2**0.5), rel=1e-4
+    )
 
 
 def test_compare_with_the_study(swept):
     tmp, store = swept
     cli_ok("export", "--tracking-uri", store, "-o", str(tmp / "a.csv"), cwd=tmp)
-    out = cli_ok("compare", str(tmp / "a.csv"), "study:depth", "--only-changed",
-                 "--csv", str(tmp / "cmp.csv"), cwd=tmp)
+    out = cli_ok(
+        "compare",
+        str(tmp / "a.csv"),
+        "study:depth",
+        "--only-changed",
+        "--csv",
+        str(tmp / "cmp.csv"),
+        cwd=tmp,
+    )
     table = pd.read_csv(tmp / "cmp.csv")
     assert list(table["model.depth"]) == [2, 3]
     assert list(table["test_accuracy B"]) == [0.7738, 0.7825]
     assert list(table["test_accuracy delta"]) == pytest.approx(
-        list(table["test_accuracy A"] - table["test_accuracy B"]))
+        list(table["test_accuracy A"] - table["test_accuracy B"])
+    )
     assert list(table["n_params delta"]) == [0, 0]  # the builder matches the study
     assert "| model.depth |" in out.stdout
     lines = out.stdout.splitlines()
-    warning = lines.index("warning: data A is synthetic (generated shapes, not photographs): "
-                          "its figures are not comparable with the study's")
-    assert lines[warning - 1].startswith("data A: synthetic(count=") and "sha256 " in lines[warning - 1]
+    warning = lines.index(
+        "warning: data A is synthetic (generated shapes, not photographs): "
+        "its figures are not comparable with the study's"
+    )
+    assert (
+        lines[warning - 1].startswith("data A: synthetic(count=")
+        and "sha256 " in lines[warning - 1]
+    )
     assert warning < lines.index(next(line for line in lines if line.startswith("| model.depth |")))
     assert "The study's conclusions on A (test_accuracy, test_dice" in out.stdout
     assert "model.depth: 3 vs 2" in out.stdout and "3 vs 4" not in out.stdout
     # the study printed Dice for table 5 only: its blank Dice column is said so, in one line
     assert table["test_dice B"].isna().all()
-    assert ("note: test_dice B (and its delta) is blank for tables depth, convs, upsample, bottleneck: "
-            "the study printed test_dice only for loss") in lines
+    assert (
+        "note: test_dice B (and its delta) is blank for tables depth, convs, upsample, bottleneck: "
+        "the study printed test_dice only for loss"
+    ) in lines
 
 
 def conclusion_rows(text: str) -> set[tuple[str, str]]:
     """(comparison, metric) of every row of a conclusions table in Markdown."""
-    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| depth | model.depth: ")]
+    rows = [
+        line.split(" | ")
+        for line in text.splitlines()
+        if line.startswith("| depth | model.depth: ")
+    ]
     return {(cells[1], cells[3]) for cells in rows}
 
 
 def test_compare_and_report_test_the_same_conclusions(swept):
     tmp, store = swept
-    cli_ok("export", "--tracking-uri", store, "--sweep", "depth", "-o", str(tmp / "same.csv"), cwd=tmp)
+    cli_ok(
+        "export", "--tracking-uri", store, "--sweep", "depth", "-o", str(tmp / "same.csv"), cwd=tmp
+    )
     compared = cli_ok("compare", str(tmp / "same.csv"), "study:depth", cwd=tmp).stdout
-    cli_ok("report", "--tracking-uri", store, "--sweep", "depth", "--no-log", "--out", str(tmp / "same"), cwd=tmp)
+    cli_ok(
+        "report",
+        "--tracking-uri",
+        store,
+        "--sweep",
+        "depth",
+        "--no-log",
+        "--out",
+        str(tmp / "same"),
+        cwd=tmp,
+    )
     reported = (tmp / "same" / "report.md").read_text()
     assert conclusion_rows(compared) == conclusion_rows(reported)
     assert {metric for _, metric in conclusion_rows(reported)} == {"test_accuracy", "test_dice"}
@@ -110,7 +162,9 @@ def test_report_files_and_artifacts(swept):
     import mlflow
 
     tmp, store = swept
-    out = cli_ok("report", "--tracking-uri", store, "--sweep", "depth", "--out", str(tmp / "rep"), cwd=tmp)
+    out = cli_ok(
+        "report", "--tracking-uri", store, "--sweep", "depth", "--out", str(tmp / "rep"), cwd=tmp
+    )
     text = (tmp / "rep" / "report.md").read_text()
     assert text.splitlines()[2].startswith("data: synthetic(count=")
     assert text.index("warning: data is synthetic") < text.index("## Table 1 - depth")
@@ -142,25 +196,53 @@ def test_export_and_report_never_import_tensorflow(swept):
     tmp, store = swept
     assert heavy_imports("export", "--tracking-uri", store, "-o", str(tmp / "x.csv"), cwd=tmp) == []
     # report draws its figures in a worker process (FigurePool): this one loads no matplotlib
-    assert heavy_imports("report", "--tracking-uri", store, "--sweep", "depth", "--no-log",
-                         "--out", str(tmp / "rep2"), cwd=tmp) == []
+    assert (
+        heavy_imports(
+            "report",
+            "--tracking-uri",
+            store,
+            "--sweep",
+            "depth",
+            "--no-log",
+            "--out",
+            str(tmp / "rep2"),
+            cwd=tmp,
+        )
+        == []
+    )
     assert (tmp / "x.csv").exists() and (tmp / "rep2" / "report.md").exists()
     assert (tmp / "rep2" / "table1_depth.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_closed_output_pipe_ends_export_compare_and_report_quietly(swept):
     tmp, store = swept
-    cli_ok("export", "--tracking-uri", store, "--sweep", "depth", "-o", str(tmp / "piped.csv"), cwd=tmp)
-    for args in (["export", "--tracking-uri", store, "--sweep", "depth"],
-                 ["compare", str(tmp / "piped.csv"), "study:depth"],
-                 ["report", "--tracking-uri", store, "--sweep", "depth", "--no-log", "--out", str(tmp / "piped")]):
+    cli_ok(
+        "export", "--tracking-uri", store, "--sweep", "depth", "-o", str(tmp / "piped.csv"), cwd=tmp
+    )
+    for args in (
+        ["export", "--tracking-uri", store, "--sweep", "depth"],
+        ["compare", str(tmp / "piped.csv"), "study:depth"],
+        [
+            "report",
+            "--tracking-uri",
+            store,
+            "--sweep",
+            "depth",
+            "--no-log",
+            "--out",
+            str(tmp / "piped"),
+        ],
+    ):
         assert run_with_stdout_closed(*args, cwd=tmp) == (OUTPUT_CLOSED_EXIT, ""), args
 
 
 def test_bad_export_inputs(swept, tmp_path):
     tmp, store = swept
     out = run_cli("export", "--tracking-uri", store, "--sweep", "nope", cwd=tmp)
-    assert out.returncode == 2 and out.stderr.strip() == "unetexp: error: no sweep named 'nope' in experiment 'unetexp'"
+    assert (
+        out.returncode == 2
+        and out.stderr.strip() == "unetexp: error: no sweep named 'nope' in experiment 'unetexp'"
+    )
     out = run_cli("compare", str(tmp_path / "missing.csv"), cwd=tmp)
     assert out.returncode == 2 and "missing.csv: export file not found" in out.stderr
     assert "Traceback" not in out.stderr
@@ -173,9 +255,13 @@ def test_rerun_trains_nothing_and_force_retrains(swept):
     assert out.stdout.count("skipped") >= 4 and "0 trained, 4 skipped" in out.stdout + out.stderr
     runs = search_runs(store)
     jobs = runs[runs["tags.role"] == "job"]
-    assert len(jobs) == 4 and (runs["status"] == "FINISHED").sum() == finished_before + 1  # + new parent
+    assert (
+        len(jobs) == 4 and (runs["status"] == "FINISHED").sum() == finished_before + 1
+    )  # + new parent
     parent = runs[(runs["tags.role"] == "sweep")].sort_values("start_time").iloc[-1]
-    assert sorted(v for k, v in parent.items() if k.startswith("tags.reused.")) == sorted(jobs["run_id"])
+    assert sorted(v for k, v in parent.items() if k.startswith("tags.reused.")) == sorted(
+        jobs["run_id"]
+    )
     out = cli_ok("-m", *TINY, "model.depth=2", "force=true", f"tracking.uri={store}", cwd=tmp)
     assert "1 trained, 0 skipped" in out.stdout + out.stderr and "] skipped" not in out.stdout
     assert len(search_runs(store).query("`tags.role` == 'job'")) == 5
@@ -185,10 +271,21 @@ def test_killed_sweep_resumes(tmp_path):
     """SIGKILL during the second job, then the same command: one FINISHED run per config,
     none left RUNNING, nothing trained twice."""
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    args = ["-m", "model.depth=1,2,3", *TINY, "train.epochs=6", "data.count=64",
-            f"tracking.uri={store}"]
-    proc = subprocess.Popen([sys.executable, "-m", "unetexp", *args], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    args = [
+        "-m",
+        "model.depth=1,2,3",
+        *TINY,
+        "train.epochs=6",
+        "data.count=64",
+        f"tracking.uri={store}",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unetexp", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 240
     for line in proc.stdout:
         if "[#1] epoch 1/" in line or time.monotonic() > deadline:

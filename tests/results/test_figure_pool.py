@@ -1,18 +1,38 @@
 """FigurePool: figures drawn in a worker process are the same files as drawn in-process, and
 a drawing error reaches the caller."""
+
 from __future__ import annotations
 
 import pytest
 
-from unetexp.results import figure_pool
-from unetexp.results import plots
+from unetexp.results import figure_pool, plots
 from unetexp.results.figure_pool import FigurePool
 
-SPEC = {"title": "Table 1 - depth", "xlabel": "depth", "xticks": ["1", "2", "3"], "panels": [
-    {"title": "pixel accuracy", "mean": [0.7, 0.8, 0.75], "std": [0.01, 0.02, 0.0], "label": "unetexp (n=3)",
-     "study": [0.74, 0.77, 0.78], "floor": 0.6, "floor_label": "all background"},
-    {"title": "Dice", "mean": [0.5, 0.6, 0.55], "std": [0.0, 0.03, 0.01], "label": "unetexp (n=3)",
-     "study": None, "floor": None, "floor_label": "all object"}]}
+SPEC = {
+    "title": "Table 1 - depth",
+    "xlabel": "depth",
+    "xticks": ["1", "2", "3"],
+    "panels": [
+        {
+            "title": "pixel accuracy",
+            "mean": [0.7, 0.8, 0.75],
+            "std": [0.01, 0.02, 0.0],
+            "label": "unetexp (n=3)",
+            "study": [0.74, 0.77, 0.78],
+            "floor": 0.6,
+            "floor_label": "all background",
+        },
+        {
+            "title": "Dice",
+            "mean": [0.5, 0.6, 0.55],
+            "std": [0.0, 0.03, 0.01],
+            "label": "unetexp (n=3)",
+            "study": None,
+            "floor": None,
+            "floor_label": "all object",
+        },
+    ],
+}
 
 
 def _no_ink(path):

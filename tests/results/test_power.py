@@ -1,6 +1,7 @@
 """Power, equivalence and the group-sequential decisions of hydra/sweeper=decide, checked
 against scipy.stats and by simulating whole sweeps from known normal distributions (no
 training): the family-wise false-positive rate holds, the power is near its target."""
+
 from __future__ import annotations
 
 import math
@@ -8,11 +9,18 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_cli
 from scipy import stats
 
-from conftest import run_cli
 from unetexp.results.power import paired_power, seeds_needed, tost_p
-from unetexp.results.sequential import Comparison, Design, decide, null_minima, sequential_p, weights
+from unetexp.results.sequential import (
+    Comparison,
+    Design,
+    decide,
+    null_minima,
+    sequential_p,
+    weights,
+)
 from unetexp.results.study import check_conclusions
 
 
@@ -24,8 +32,10 @@ def test_paired_power_is_the_noncentral_t():
     assert paired_power(n, delta, sd, level) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.parametrize("delta, sd, level", [(0.01, 0.012, 0.0125), (0.002, 0.01, 0.05),
-                                               (0.05, 0.01, 0.025), (0.01, 0.001, 0.05)])
+@pytest.mark.parametrize(
+    "delta, sd, level",
+    [(0.01, 0.012, 0.0125), (0.002, 0.01, 0.05), (0.05, 0.01, 0.025), (0.01, 0.001, 0.05)],
+)
 def test_seeds_needed_is_the_fewest_with_enough_power(delta, sd, level):
     n = seeds_needed(delta, sd, level, 0.8)
     assert paired_power(int(n), delta, sd, level) >= 0.8
@@ -47,16 +57,33 @@ def test_tost_is_the_interval_inside_plus_minus_effect():
 
 def runs_frame(values: dict) -> pd.DataFrame:
     """Runs of table 1 (depth): accuracies per depth, one per seed."""
-    return pd.DataFrame([{"seed": seed, "model.depth": depth, "model.convs": 1,
-                          "model.upsample": "transpose", "model.transpose_kernel": 2,
-                          "model.bottleneck": 128, "loss.name": "bce", "test_accuracy": accuracy}
-                         for depth, accuracies in values.items()
-                         for seed, accuracy in enumerate(accuracies)])
+    return pd.DataFrame(
+        [
+            {
+                "seed": seed,
+                "model.depth": depth,
+                "model.convs": 1,
+                "model.upsample": "transpose",
+                "model.transpose_kernel": 2,
+                "model.bottleneck": 128,
+                "loss.name": "bce",
+                "test_accuracy": accuracy,
+            }
+            for depth, accuracies in values.items()
+            for seed, accuracy in enumerate(accuracies)
+        ]
+    )
 
 
 def test_conclusions_carry_power_columns_and_verdicts():
-    runs = runs_frame({3: [0.800, 0.810, 0.820], 4: [0.700, 0.715, 0.720],
-                       1: [0.8001, 0.8102, 0.8199], 2: [0.79, 0.83, 0.80]})
+    runs = runs_frame(
+        {
+            3: [0.800, 0.810, 0.820],
+            4: [0.700, 0.715, 0.720],
+            1: [0.8001, 0.8102, 0.8199],
+            2: [0.79, 0.83, 0.80],
+        }
+    )
     result = check_conclusions(runs, effect=0.01).set_index("comparison")
     main = result.loc["model.depth: 3 vs 4"]
     d = np.array([0.1, 0.095, 0.1])
@@ -72,7 +99,9 @@ def test_conclusions_carry_power_columns_and_verdicts():
 
 
 def test_compare_prints_the_seeds_needed(tmp_path):
-    runs_frame({3: [0.80, 0.81, 0.82], 4: [0.79, 0.805, 0.80]}).assign(sweep="depth").to_csv(tmp_path / "a.csv", index=False)
+    runs_frame({3: [0.80, 0.81, 0.82], 4: [0.79, 0.805, 0.80]}).assign(sweep="depth").to_csv(
+        tmp_path / "a.csv", index=False
+    )
     out = run_cli("compare", str(tmp_path / "a.csv"), "--effect", "0.02", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "seeds_for_diff" in out.stdout and "seeds_for_effect" in out.stdout
@@ -102,8 +131,11 @@ def simulator(means: dict, rng, noise: float = 0.01):
     def run_jobs(jobs):
         asked.append(list(jobs))
         for config, seed in jobs:
-            results.setdefault(config, {})[seed] = means[config] + seed_shift[seed] + rng.normal(0, noise)
+            results.setdefault(config, {})[seed] = (
+                means[config] + seed_shift[seed] + rng.normal(0, noise)
+            )
         return results
+
     return run_jobs, asked
 
 
@@ -139,7 +171,9 @@ def upper_bound(rate: float, reps: int) -> float:
     return rate + 3 * math.sqrt(rate * (1 - rate) / reps)
 
 
-DESIGN = Design(alpha=0.05, effect=0.01, initial_seeds=3, seeds_per_round=2, max_rounds=4, budget=1000)
+DESIGN = Design(
+    alpha=0.05, effect=0.01, initial_seeds=3, seeds_per_round=2, max_rounds=4, budget=1000
+)
 
 
 def test_family_wise_false_positive_rate_holds_where_naive_looks_inflate_it():
@@ -152,7 +186,9 @@ def test_family_wise_false_positive_rate_holds_where_naive_looks_inflate_it():
     false_positive = np.mean([any(v.endswith("better") for v in row) for row in verdicts])
     assert false_positive <= upper_bound(DESIGN.alpha, reps), false_positive
 
-    rng = np.random.default_rng(2)  # naive: same model, every look analysed as if it were the only one
+    rng = np.random.default_rng(
+        2
+    )  # naive: same model, every look analysed as if it were the only one
     n_max = DESIGN.looks[-1]
     shift = rng.normal(0, 0.01, (reps, 1, n_max))
     values = 0.8 + shift + rng.normal(0, 0.01, (reps, 5, n_max))
@@ -160,7 +196,9 @@ def test_family_wise_false_positive_rate_holds_where_naive_looks_inflate_it():
     rejected = np.zeros(reps, dtype=bool)
     for n in DESIGN.looks:
         p = stats.ttest_1samp(diffs[:, :, :n], 0.0, axis=2).pvalue
-        rejected |= p.min(axis=1) * 4 < DESIGN.alpha  # Holm rejects something iff its first step does
+        rejected |= (
+            p.min(axis=1) * 4 < DESIGN.alpha
+        )  # Holm rejects something iff its first step does
     assert rejected.mean() > upper_bound(DESIGN.alpha, reps), rejected.mean()
 
 
@@ -171,7 +209,11 @@ def test_power_is_near_its_target_with_fewer_runs():
     low, high = 0.0, 0.1
     for _ in range(50):  # the difference with power 0.8 at the last look
         middle = (low + high) / 2
-        low, high = (middle, high) if paired_power(n_max, middle, sd_diff, DESIGN.alpha) < 0.8 else (low, middle)
+        low, high = (
+            (middle, high)
+            if paired_power(n_max, middle, sd_diff, DESIGN.alpha) < 0.8
+            else (low, middle)
+        )
     reps = 600
     verdicts, jobs = simulate(DESIGN, family(1), {"r": 0.8 + high, "c0": 0.8}, reps, seed=3)
     power = np.mean([row[0] == "r better" for row in verdicts])

@@ -1,4 +1,5 @@
 """A sweep's summary on its parent run, from real runs in a real MLflow store (no training)."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,12 +16,16 @@ def test_the_parent_gets_params_per_config_mean_and_std_and_the_best_config(tmp_
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.create_experiment("unetexp", artifact_location=(tmp_path / "a").as_uri())
-    parent = client.create_run(experiment, run_name="sweep", tags={"role": "sweep", "decided": "yes"})
+    parent = client.create_run(
+        experiment, run_name="sweep", tags={"role": "sweep", "decided": "yes"}
+    )
     parent_id = parent.info.run_id
     for (depth, seed), dice in DICE.items():
-        child = client.create_run(experiment, run_name=f"s{seed} d{depth} c1 transpose2 b128 bce",
-                                  tags={"role": "job", "config_hash": f"{depth}{seed}",
-                                        "mlflow.parentRunId": parent_id})
+        child = client.create_run(
+            experiment,
+            run_name=f"s{seed} d{depth} c1 transpose2 b128 bce",
+            tags={"role": "job", "config_hash": f"{depth}{seed}", "mlflow.parentRunId": parent_id},
+        )
         run_id = child.info.run_id
         for key, value in {"model.depth": depth, "seed": seed, "loss.name": "bce"}.items():
             client.log_param(run_id, key, str(value))
@@ -35,7 +40,7 @@ def test_the_parent_gets_params_per_config_mean_and_std_and_the_best_config(tmp_
     assert data.params["loss.name"] == "bce" and data.params["swept"] == "model.depth,seed"
     assert data.metrics["d1 c1 transpose2 b128 bce.test_dice_mean"] == pytest.approx(0.62)
     assert data.metrics["d2 c1 transpose2 b128 bce.test_dice_mean"] == pytest.approx(0.72)
-    assert data.metrics["d2 c1 transpose2 b128 bce.test_dice_std"] == pytest.approx(0.04 / 2 ** 0.5)
+    assert data.metrics["d2 c1 transpose2 b128 bce.test_dice_std"] == pytest.approx(0.04 / 2**0.5)
     assert data.metrics["d2 c1 transpose2 b128 bce.test_accuracy_mean"] == pytest.approx(0.92)
     assert data.metrics["best_test_dice"] == pytest.approx(0.72)
     assert data.tags["best_config"] == "d2 c1 transpose2 b128 bce"
@@ -58,7 +63,9 @@ def test_a_sweeps_report_goes_to_its_latest_finished_parent_not_a_later_killed_o
     experiment = client.create_experiment("unetexp", artifact_location=(tmp_path / "a").as_uri())
     ids = {}
     for start, status in [(1000, "FINISHED"), (2000, "FINISHED"), (3000, "KILLED")]:
-        run = client.create_run(experiment, start_time=start, tags={"role": "sweep", "sweep": "depth"})
+        run = client.create_run(
+            experiment, start_time=start, tags={"role": "sweep", "sweep": "depth"}
+        )
         client.set_terminated(run.info.run_id, status)
         ids[start] = run.info.run_id
     parents = sweep_parents(all_runs(uri, "unetexp"), "depth")

@@ -1,5 +1,6 @@
 """A config is trained once, even by concurrent sweeps (tracking/claim.py): a live owner's
 RUNNING run is waited for and reused, a dead owner's is closed as KILLED and trained again."""
+
 from __future__ import annotations
 
 import socket
@@ -8,8 +9,8 @@ import sys
 import threading
 
 import pytest
-
 from conftest import TINY, run_cli, search_runs
+
 from unetexp.tracking import claim as claims
 from unetexp.tracking.store import client, connect
 
@@ -17,8 +18,10 @@ from unetexp.tracking.store import client, connect
 def running_run(uri: str, config_hash: str, pid: int) -> str:
     """A RUNNING run of `config_hash`, owned by process `pid` of this host."""
     experiment_id = connect(uri, "unetexp")
-    run = client(uri).create_run(experiment_id, tags={
-        "config_hash": config_hash, "host": socket.gethostname(), "pid": str(pid)})
+    run = client(uri).create_run(
+        experiment_id,
+        tags={"config_hash": config_hash, "host": socket.gethostname(), "pid": str(pid)},
+    )
     return run.info.run_id
 
 
@@ -71,10 +74,22 @@ def test_a_live_owners_failed_run_is_trained_again(store, monkeypatch):
 def test_two_identical_sweeps_together_train_each_config_once(tmp_path, store):
     """Two terminals type the same sweep at the same moment on a new store: every config
     FINISHED exactly once, nothing RUNNING, both commands succeed."""
-    args = [sys.executable, "-m", "unetexp", "-m", "model.depth=1,2", "seed=0,1", *TINY,
-            f"tracking.uri={store}"]
-    procs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    args = [
+        sys.executable,
+        "-m",
+        "unetexp",
+        "-m",
+        "model.depth=1,2",
+        "seed=0,1",
+        *TINY,
+        f"tracking.uri={store}",
+    ]
+    procs = [
+        subprocess.Popen(
+            args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(2)
+    ]
     outs = [proc.communicate(timeout=600)[0] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], outs[0][-3000:] + outs[1][-3000:]
     runs = search_runs(store)

@@ -1,5 +1,6 @@
 """A new SQLite store copied from the cached empty one is the store MLflow would have built,
 with its Default experiment beside it, and never replaces a store that exists."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -15,8 +16,11 @@ def schema(db) -> tuple[list, list, list]:
     MLflow's own migrations write a table's CHECK constraints in varying order."""
     with sqlite3.connect(db) as con:
         names = con.execute("SELECT type, name FROM sqlite_master ORDER BY type, name").fetchall()
-        columns = [(name, con.execute(f'PRAGMA table_info("{name}")').fetchall())
-                   for kind, name in names if kind == "table"]
+        columns = [
+            (name, con.execute(f'PRAGMA table_info("{name}")').fetchall())
+            for kind, name in names
+            if kind == "table"
+        ]
         version = con.execute("SELECT version_num FROM alembic_version").fetchall()
     con.close()
     return names, columns, version

@@ -1,12 +1,13 @@
 """The SQLite fast path reads exactly what mlflow.search_runs reads."""
+
 from __future__ import annotations
 
 import math
 
 import pytest
 
-from unetexp.tracking import sqlite_store
 from unetexp.errors import UnetexpError
+from unetexp.tracking import sqlite_store
 
 
 def test_fast_path_matches_mlflow(tmp_path):
@@ -27,8 +28,12 @@ def test_fast_path_matches_mlflow(tmp_path):
     slow = client.search_runs([experiment])
     assert [r.info.run_id for r in fast] == [r.info.run_id for r in slow]
     f, s = fast[0], slow[0]
-    assert (f.info.run_name, f.info.status, f.info.start_time, f.info.artifact_uri) == \
-        (s.info.run_name, s.info.status, s.info.start_time, s.info.artifact_uri)
+    assert (f.info.run_name, f.info.status, f.info.start_time, f.info.artifact_uri) == (
+        s.info.run_name,
+        s.info.status,
+        s.info.start_time,
+        s.info.artifact_uri,
+    )
     assert f.data.params == s.data.params
     assert f.data.tags == s.data.tags
     assert f.data.metrics["val_dice"] == s.data.metrics["val_dice"] == 0.9  # the latest value

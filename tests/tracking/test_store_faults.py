@@ -1,12 +1,13 @@
 """Storage faults (tests run as root, whom chmod does not stop: a file stands where a folder
 is expected): one clear line, the run FAILED, nothing RUNNING, nothing FINISHED lost."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY, make_cfg, run_cli, search_runs
+
 from unetexp.experiment import JobContext, run_experiment
 from unetexp.tracking.parent import start_parent
 from unetexp.tracking.store import client, connect
@@ -30,7 +31,7 @@ def test_an_artifact_folder_that_cannot_be_written_fails_the_run_only(tmp_path, 
     experiment_id = connect(store, "unetexp")
     done = client(store).create_run(experiment_id, tags={"config_hash": "earlier"}).info.run_id
     client(store).set_terminated(done, "FINISHED")
-    artifacts = Path(store[len("sqlite:///"):]).parent / "artifacts"
+    artifacts = Path(store[len("sqlite:///") :]).parent / "artifacts"
     artifacts.rmdir() if artifacts.is_dir() else None
     artifacts.write_text("a file where the artifact folder should be")
     out = run_cli(*TINY, f"tracking.uri={store}", cwd=tmp_path, timeout=600)
@@ -42,12 +43,12 @@ def test_an_artifact_folder_that_cannot_be_written_fails_the_run_only(tmp_path, 
 
 def test_a_store_deleted_between_two_jobs_stops_the_next_job_in_one_line(store):
     parent = start_parent(store, "unetexp", "sweep", {"role": "sweep"})
-    Path(store[len("sqlite:///"):]).unlink()
+    Path(store[len("sqlite:///") :]).unlink()
     cfg = make_cfg(*TINY, f"tracking.uri={store}")
     with pytest.raises(Exception, match="deleted or replaced during the sweep") as info:
         run_experiment(cfg, JobContext(job_num=1, parent_run_id=parent))
     assert "\n" not in str(info.value)
-    assert not Path(store[len("sqlite:///"):]).exists()  # no new empty store made up
+    assert not Path(store[len("sqlite:///") :]).exists()  # no new empty store made up
 
 
 def test_a_full_disk_is_one_line_and_loses_nothing(tmp_path, store):

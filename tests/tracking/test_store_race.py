@@ -1,11 +1,11 @@
 """A new SQLite store opened by several processes at the same moment: unetexp's own (which
 serialise on the store's lock) and a plain `mlflow` client (which does not) all succeed."""
+
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
-
 
 OPEN = """
 import sys, time
@@ -31,10 +31,20 @@ else:
 def test_several_processes_open_one_new_store_at_once(store):
     at = time.time() + 20  # every process imported mlflow by then: they start together
     kinds = ["unetexp", "unetexp", "unetexp", "mlflow"]
-    procs = [subprocess.Popen([sys.executable, "-c", OPEN, store, str(at), kind],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for kind in kinds]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN, store, str(at), kind],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for kind in kinds
+    ]
     outs = [proc.communicate(timeout=300)[0] for proc in procs]
     assert [proc.returncode for proc in procs] == [0] * 4, "\n".join(o[-1500:] for o in outs)
-    ids = {out.strip().splitlines()[-1] for out, kind in zip(outs, kinds) if kind == "unetexp"}
+    ids = {
+        out.strip().splitlines()[-1]
+        for out, kind in zip(outs, kinds, strict=False)
+        if kind == "unetexp"
+    }
     assert len(ids) == 1  # one experiment, created once

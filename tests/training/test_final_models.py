@@ -1,11 +1,12 @@
 """Table 6: the three final experiments, callbacks as config, deep supervision, best epoch."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_cfg
 from omegaconf import OmegaConf
 
-from conftest import make_cfg
 from unetexp.config.schema import Config
 from unetexp.config.validation import validate
 from unetexp.errors import ConfigError
@@ -24,7 +25,9 @@ def test_experiments_follow_the_spec(name):
     validate(cfg)
     m, t = cfg.model, cfg.train
     assert (m.depth, m.convs, m.bottleneck, m.dropout) == (3, 2, 128, 0.3)
-    assert (m.upsample, m.transpose_kernel) == (("upsampling", 2) if name == "unet_best" else ("transpose", 3))
+    assert (m.upsample, m.transpose_kernel) == (
+        ("upsampling", 2) if name == "unet_best" else ("transpose", 3)
+    )
     assert m.deep_supervision == (name == "unet_deep")
     assert (cfg.loss.name, cfg.loss.alpha) == ("bce_dice", 0.5)
     assert (t.epochs, t.batch_size, t.lr, t.optimizer) == (128, 8, 1e-3, "adam")
@@ -47,25 +50,53 @@ def test_the_study_protocol_switch_and_seed_interpolation():
     assert cfg.data.val_fraction == 0.0 and cfg.tracking.run_name == "s2 unet_simple"
 
 
-@pytest.mark.parametrize("overrides,message", [
-    (["train.early_stopping.enabled=true", "train.early_stopping.monitor=val_f1"],
-     "train.early_stopping.monitor='val_f1' is invalid: must be one of val_loss"),
-    (["train.reduce_lr.enabled=true", "train.reduce_lr.monitor=val_output1_loss"],
-     "train.reduce_lr.monitor='val_output1_loss' is invalid"),  # no such head without deep supervision
-    (["train.early_stopping.enabled=true", "train.early_stopping.patience=-1"],
-     "train.early_stopping.patience=-1 is invalid: must be an integer in 0.."),
-    (["train.reduce_lr.enabled=true", "train.reduce_lr.factor=1.5"],
-     "train.reduce_lr.factor=1.5 is invalid: must be in (0, 1)"),
-    (["train.reduce_lr.enabled=true", "train.reduce_lr.min_lr=-1"], "train.reduce_lr.min_lr=-1.0 is invalid"),
-    (["train.early_stopping.enabled=true", "train.early_stopping.min_delta=-0.1"],
-     "train.early_stopping.min_delta=-0.1 is invalid: must be >= 0"),
-    (["model.deep_supervision=true", "model.depth=2", "train.reduce_lr.enabled=true",
-      "train.reduce_lr.monitor=val_output3_loss"],
-     "train.reduce_lr.monitor='val_output3_loss' is invalid"),  # depth 2 has no 1/4 head
-    (["loss.head_weights=[1,0.5]"], "loss.head_weights=[1.0, 0.5] is invalid: must be 3 weights"),
-    (["loss.head_weights=[0,0.5,0.25]"], "the first > 0"),
-    (["model.deep_supervision=true", "model.depth=1"], "model.deep_supervision=True is invalid: needs model.depth >= 2"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (
+            ["train.early_stopping.enabled=true", "train.early_stopping.monitor=val_f1"],
+            "train.early_stopping.monitor='val_f1' is invalid: must be one of val_loss",
+        ),
+        (
+            ["train.reduce_lr.enabled=true", "train.reduce_lr.monitor=val_output1_loss"],
+            "train.reduce_lr.monitor='val_output1_loss' is invalid",
+        ),  # no such head without deep supervision
+        (
+            ["train.early_stopping.enabled=true", "train.early_stopping.patience=-1"],
+            "train.early_stopping.patience=-1 is invalid: must be an integer in 0..",
+        ),
+        (
+            ["train.reduce_lr.enabled=true", "train.reduce_lr.factor=1.5"],
+            "train.reduce_lr.factor=1.5 is invalid: must be in (0, 1)",
+        ),
+        (
+            ["train.reduce_lr.enabled=true", "train.reduce_lr.min_lr=-1"],
+            "train.reduce_lr.min_lr=-1.0 is invalid",
+        ),
+        (
+            ["train.early_stopping.enabled=true", "train.early_stopping.min_delta=-0.1"],
+            "train.early_stopping.min_delta=-0.1 is invalid: must be >= 0",
+        ),
+        (
+            [
+                "model.deep_supervision=true",
+                "model.depth=2",
+                "train.reduce_lr.enabled=true",
+                "train.reduce_lr.monitor=val_output3_loss",
+            ],
+            "train.reduce_lr.monitor='val_output3_loss' is invalid",
+        ),  # depth 2 has no 1/4 head
+        (
+            ["loss.head_weights=[1,0.5]"],
+            "loss.head_weights=[1.0, 0.5] is invalid: must be 3 weights",
+        ),
+        (["loss.head_weights=[0,0.5,0.25]"], "the first > 0"),
+        (
+            ["model.deep_supervision=true", "model.depth=1"],
+            "model.deep_supervision=True is invalid: needs model.depth >= 2",
+        ),
+    ],
+)
 def test_new_keys_are_validated_in_one_line(overrides, message):
     with pytest.raises(ConfigError) as info:
         validate(make_cfg("data=synthetic", *overrides))
@@ -73,10 +104,15 @@ def test_new_keys_are_validated_in_one_line(overrides, message):
 
 
 def test_deep_monitors_are_allowed_with_deep_supervision():
-    validate(make_cfg("+experiment=unet_deep", "data=synthetic", "train.reduce_lr.monitor=val_loss_total"))
+    validate(
+        make_cfg(
+            "+experiment=unet_deep", "data=synthetic", "train.reduce_lr.monitor=val_loss_total"
+        )
+    )
 
 
 # ---------------------------------------------------------------- TensorFlow from here on
+
 
 @pytest.fixture(scope="module")
 def tf_train():
@@ -91,7 +127,10 @@ def test_exact_parameter_counts_of_the_three_experiments(name, expected, tf_trai
 
     model = build_from_config(make_cfg(f"+experiment={name}").model, (64, 64, 3))
     assert count_params(model) == expected
-    assert [layer.name for layer in model.layers if "dropout" in layer.name] == ["dropout_enc", "dropout_b"]
+    assert [layer.name for layer in model.layers if "dropout" in layer.name] == [
+        "dropout_enc",
+        "dropout_b",
+    ]
     assert len(model.outputs) == (3 if name == "unet_deep" else 1)
 
 
@@ -101,12 +140,18 @@ def test_callbacks_built_from_config(tf_train):
     keras = tf_train.keras
     assert callbacks.make_callbacks(make_cfg().train) == []  # the ablation tables: none
     es, rl = callbacks.make_callbacks(make_cfg("+experiment=unet_simple").train)
-    assert isinstance(es, keras.callbacks.EarlyStopping) and isinstance(rl, keras.callbacks.ReduceLROnPlateau)
+    assert isinstance(es, keras.callbacks.EarlyStopping) and isinstance(
+        rl, keras.callbacks.ReduceLROnPlateau
+    )
     assert (es.monitor, es.patience, es.restore_best_weights) == ("val_loss", 10, True)
     assert abs(es.min_delta) == pytest.approx(1e-6)
     assert (rl.monitor, rl.factor, rl.patience, rl.min_lr) == ("val_loss", 0.5, 5, 0.0)
     es, rl = callbacks.make_callbacks(make_cfg("+experiment=unet_deep").train, deep=True)
-    assert (es.monitor, es.patience, abs(es.min_delta)) == ("val_output1_loss", 15, pytest.approx(1e-4))
+    assert (es.monitor, es.patience, abs(es.min_delta)) == (
+        "val_output1_loss",
+        15,
+        pytest.approx(1e-4),
+    )
     assert (rl.monitor, rl.factor, rl.patience, rl.min_lr) == ("val_output1_loss", 0.5, 3, 1e-6)
 
 
@@ -118,16 +163,37 @@ def test_flat_names_mean_the_full_resolution_head(tf_train):
     assert callbacks.keras_monitor("val_loss_total", deep=True) == "val_loss"
     assert callbacks.keras_monitor("val_output1_loss", deep=True) == "val_output1_loss"
     assert callbacks.keras_monitor("val_loss", deep=False) == "val_loss"
-    logs = {"loss": 3.0, "output1_loss": 1.0, "output1_dice": 0.8, "output2_loss": 2.0,
-            "val_loss": 4.0, "val_output1_loss": 1.5, "val_output3_iou": 0.3, "learning_rate": 1e-3}
+    logs = {
+        "loss": 3.0,
+        "output1_loss": 1.0,
+        "output1_dice": 0.8,
+        "output2_loss": 2.0,
+        "val_loss": 4.0,
+        "val_output1_loss": 1.5,
+        "val_output3_iou": 0.3,
+        "learning_rate": 1e-3,
+    }
     assert callbacks.flat_metrics(logs, deep=True) == {
-        "loss_total": 3.0, "loss": 1.0, "dice": 0.8, "output2_loss": 2.0,
-        "val_loss_total": 4.0, "val_loss": 1.5, "val_output3_iou": 0.3}
-    assert callbacks.flat_metrics({"loss": 1.0, "val_dice": 0.5, "learning_rate": 1e-3}, deep=False) == {
-        "loss": 1.0, "val_dice": 0.5}
+        "loss_total": 3.0,
+        "loss": 1.0,
+        "dice": 0.8,
+        "output2_loss": 2.0,
+        "val_loss_total": 4.0,
+        "val_loss": 1.5,
+        "val_output3_iou": 0.3,
+    }
+    assert callbacks.flat_metrics(
+        {"loss": 1.0, "val_dice": 0.5, "learning_rate": 1e-3}, deep=False
+    ) == {"loss": 1.0, "val_dice": 0.5}
     assert callbacks.epoch_metrics(logs, deep=True) == {  # MLflow's per-epoch names
-        "train_loss_total": 3.0, "train_loss": 1.0, "train_dice": 0.8, "train_output2_loss": 2.0,
-        "val_loss_total": 4.0, "val_loss": 1.5, "val_output3_iou": 0.3}
+        "train_loss_total": 3.0,
+        "train_loss": 1.0,
+        "train_dice": 0.8,
+        "train_output2_loss": 2.0,
+        "val_loss_total": 4.0,
+        "val_loss": 1.5,
+        "val_output3_iou": 0.3,
+    }
 
 
 def test_deep_supervision_targets_are_nearest_neighbour(tf_train):
@@ -154,15 +220,20 @@ def tiny_splits(cfg):
     from unetexp.data.load import load_dataset
     from unetexp.data.split import split
 
-    return split(load_dataset(cfg.data), cfg.data.test_fraction,
-                 cfg.data.val_fraction, cfg.seed)
+    return split(load_dataset(cfg.data), cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed)
 
 
 def test_early_stopping_stops_and_restores_the_best_weights(tf_train):
     """3 epochs, patience 1; min_delta so large that no epoch after the first counts as better:
     training stops after epoch 2 and the model left is epoch 1's."""
-    cfg = tiny_cfg(**{"train.epochs": 3, "train.early_stopping.enabled": True,
-                      "train.early_stopping.patience": 1, "train.early_stopping.min_delta": 10.0})
+    cfg = tiny_cfg(
+        **{
+            "train.epochs": 3,
+            "train.early_stopping.enabled": True,
+            "train.early_stopping.patience": 1,
+            "train.early_stopping.min_delta": 10.0,
+        }
+    )
     splits = tiny_splits(cfg)
     seen = []
     result = tf_train.train_and_evaluate(cfg, splits, on_epoch=lambda e, m: seen.append(e))
@@ -174,8 +245,14 @@ def test_early_stopping_stops_and_restores_the_best_weights(tf_train):
 
 
 def test_reduce_lr_halves_the_learning_rate_on_a_plateau(tf_train):
-    cfg = tiny_cfg(**{"train.epochs": 3, "train.reduce_lr.enabled": True,
-                      "train.reduce_lr.patience": 0, "train.reduce_lr.min_delta": 10.0})
+    cfg = tiny_cfg(
+        **{
+            "train.epochs": 3,
+            "train.reduce_lr.enabled": True,
+            "train.reduce_lr.patience": 0,
+            "train.reduce_lr.min_delta": 10.0,
+        }
+    )
     result = tf_train.train_and_evaluate(cfg, tiny_splits(cfg))
     # the lr each epoch used: reduced at the end of epoch 2, used by epoch 3
     assert result.history["lr"] == pytest.approx([1e-3, 1e-3, 5e-4])
@@ -183,19 +260,39 @@ def test_reduce_lr_halves_the_learning_rate_on_a_plateau(tf_train):
 
 
 def test_deep_supervision_trains_three_weighted_heads(tf_train):
-    cfg = tiny_cfg(**{"train.epochs": 1, "model.deep_supervision": True,
-                      "loss.name": "bce_dice", "model.dropout": 0.3})
+    cfg = tiny_cfg(
+        **{
+            "train.epochs": 1,
+            "model.deep_supervision": True,
+            "loss.name": "bce_dice",
+            "model.dropout": 0.3,
+        }
+    )
     splits = tiny_splits(cfg)
     result = tf_train.train_and_evaluate(cfg, splits)
-    assert [tuple(o.shape) for o in result.model.outputs] == [(None, 16, 16, 1), (None, 8, 8, 1), (None, 4, 4, 1)]
+    assert [tuple(o.shape) for o in result.model.outputs] == [
+        (None, 16, 16, 1),
+        (None, 8, 8, 1),
+        (None, 4, 4, 1),
+    ]
     assert result.model.output_names == ["output1", "output2", "output3"]
-    for key in ("train_loss", "val_loss", "train_dice", "val_dice", "train_loss_total",
-                "val_loss_total", "train_output2_loss", "val_output3_dice", "lr"):
+    for key in (
+        "train_loss",
+        "val_loss",
+        "train_dice",
+        "val_dice",
+        "train_loss_total",
+        "val_loss_total",
+        "train_output2_loss",
+        "val_output3_dice",
+        "lr",
+    ):
         assert len(result.history[key]) == 1, key
     t = result.test
     # loss weights 1 / 0.5 / 0.25: the total is the weighted sum of the heads' losses
     assert t["test_loss_total"] == pytest.approx(
-        t["test_loss"] + 0.5 * t["test_output2_loss"] + 0.25 * t["test_output3_loss"], rel=1e-4)
+        t["test_loss"] + 0.5 * t["test_output2_loss"] + 0.25 * t["test_output3_loss"], rel=1e-4
+    )
     # reported metrics are the full-resolution head's
     assert result.probabilities.shape == splits.y_test.shape
     assert 0.0 <= t["test_dice"] <= 1.0 and "test_object_f1" in t
@@ -236,10 +333,13 @@ def test_preparing_the_optimizer_changes_no_number(tf_train):
     assert runs[0] == runs[1]
 
 
-@pytest.mark.parametrize("overrides", [
-    {"loss.name": "dice", "train.batch_size": 2},  # a batch Dice loss: Keras's batching matters
-    {"loss.name": "bce_dice", "model.deep_supervision": True, "train.batch_size": 3},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"loss.name": "dice", "train.batch_size": 2},  # a batch Dice loss: Keras's batching matters
+        {"loss.name": "bce_dice", "model.deep_supervision": True, "train.batch_size": 3},
+    ],
+)
 def test_one_eager_pass_scores_as_evaluate_and_predicts_as_predict(overrides, tf_train):
     from unetexp.training.scoring import score
 
@@ -251,16 +351,23 @@ def test_one_eager_pass_scores_as_evaluate_and_predicts_as_predict(overrides, tf
     batch = cfg.train.batch_size
     assert len(splits.x_test) % batch  # a last, smaller batch
     scores, probabilities = score(model, cfg, splits.x_test, targets, batch)
-    expected = model.evaluate(splits.x_test, targets if deep else targets[0], batch_size=batch,
-                              verbose=0, return_dict=True)
+    expected = model.evaluate(
+        splits.x_test,
+        targets if deep else targets[0],
+        batch_size=batch,
+        verbose=0,
+        return_dict=True,
+    )
     heads = [f"output{k}_loss" for k in (1, 2, 3)] if deep else []
     assert scores.keys() == expected.keys()
     assert {k: v for k, v in scores.items() if k not in heads} == pytest.approx(
-        {k: v for k, v in expected.items() if k not in heads}, rel=1e-5, abs=1e-6)
+        {k: v for k, v in expected.items() if k not in heads}, rel=1e-5, abs=1e-6
+    )
     if deep:  # Keras weights a traced batch of unknown size as 1 in its per-head loss means;
         # ours weight every batch by its size, as the total does: the total is their weighted sum
         assert scores["loss"] == pytest.approx(
-            scores[heads[0]] + 0.5 * scores[heads[1]] + 0.25 * scores[heads[2]], rel=1e-6)
+            scores[heads[0]] + 0.5 * scores[heads[1]] + 0.25 * scores[heads[2]], rel=1e-6
+        )
         assert [scores[h] for h in heads] == pytest.approx([expected[h] for h in heads], rel=0.02)
     predicted = model.predict(splits.x_test, batch_size=batch, verbose=0)
     np.testing.assert_allclose(probabilities, predicted[0] if deep else predicted, atol=1e-6)

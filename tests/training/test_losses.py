@@ -1,12 +1,13 @@
 """Losses and metrics on tensors whose values are known by hand."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from unetexp.training.runtime import import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
 from unetexp.training.evaluation import pixel_report, report_metrics
 from unetexp.training.losses import Dice, dice_loss, make_loss, make_metrics, soft_dice
+from unetexp.training.runtime import import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
 
 Y = np.array([[1, 1, 0, 0]], np.float32).reshape(1, 2, 2, 1)
 P = np.array([[0.9, 0.6, 0.2, 0.4]], np.float32).reshape(1, 2, 2, 1)
@@ -28,8 +29,12 @@ def test_losses_by_name():
     dice = 1 - 3.0 / 4.1
     assert float(make_loss("bce")(Y, P)) == pytest.approx(bce, rel=1e-4)
     assert float(make_loss("dice")(Y, P)) == pytest.approx(dice, rel=1e-5)
-    assert float(make_loss("bce_dice", 0.5)(Y, P)) == pytest.approx(0.5 * bce + 0.5 * dice, rel=1e-4)
-    assert float(make_loss("bce_dice", 0.3)(Y, P)) == pytest.approx(0.3 * bce + 0.7 * dice, rel=1e-4)
+    assert float(make_loss("bce_dice", 0.5)(Y, P)) == pytest.approx(
+        0.5 * bce + 0.5 * dice, rel=1e-4
+    )
+    assert float(make_loss("bce_dice", 0.3)(Y, P)) == pytest.approx(
+        0.3 * bce + 0.7 * dice, rel=1e-4
+    )
 
 
 def test_dice_metric_accumulates_over_batches():
@@ -66,6 +71,7 @@ def test_pixel_report_and_its_metric_names():
     assert report["Object"]["recall"] == pytest.approx(2 / 3)
     assert report["Background"]["support"] == 3 and report["accuracy"] == pytest.approx(4 / 6)
     flat = report_metrics(report)
-    assert sorted(flat) == sorted(f"test_{c}_{s}" for c in ("background", "object")
-                                  for s in ("precision", "recall", "f1"))
+    assert sorted(flat) == sorted(
+        f"test_{c}_{s}" for c in ("background", "object") for s in ("precision", "recall", "f1")
+    )
     assert flat["test_object_f1"] == pytest.approx(2 / 3)

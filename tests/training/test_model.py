@@ -1,10 +1,11 @@
 """The builder reproduces every parameter count of the study (spec: "The model family")."""
+
 from __future__ import annotations
 
 import pytest
 
-from unetexp.training.runtime import import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
 from unetexp.training.model import build_unet, count_params, level_filters
+from unetexp.training.runtime import import_tensorflow_quietly  # noqa: F401  (quiet TF import first)
 
 SPEC_COUNTS = [
     # depth, convs, upsample, kernel, bottleneck, dropout, deep supervision -> params
@@ -39,8 +40,22 @@ def test_level_filters():
 def test_layers_follow_the_notebook_names_and_shapes():
     model = build_unet((64, 64, 3), depth=3, convs=2, transpose_kernel=3, dropout=0.3)
     names = [layer.name for layer in model.layers]
-    for name in ("c1", "c1_2", "p1", "c3_2", "dropout_enc", "p3", "b", "dropout_b", "u3", "u3b",
-                 "cd3", "cd3_2", "cd1_2", "output1"):
+    for name in (
+        "c1",
+        "c1_2",
+        "p1",
+        "c3_2",
+        "dropout_enc",
+        "p3",
+        "b",
+        "dropout_b",
+        "u3",
+        "u3b",
+        "cd3",
+        "cd3_2",
+        "cd1_2",
+        "output1",
+    ):
         assert name in names
     assert model.get_layer("b").output.shape == (None, 8, 8, 128)
     assert model.get_layer("u3b").output.shape == (None, 16, 16, 128)
@@ -51,7 +66,11 @@ def test_layers_follow_the_notebook_names_and_shapes():
 
 def test_deep_supervision_heads():
     model = build_unet((64, 64, 3), depth=3, convs=2, transpose_kernel=3, deep_supervision=True)
-    assert [o.shape for o in model.outputs] == [(None, 64, 64, 1), (None, 32, 32, 1), (None, 16, 16, 1)]
+    assert [o.shape for o in model.outputs] == [
+        (None, 64, 64, 1),
+        (None, 32, 32, 1),
+        (None, 16, 16, 1),
+    ]
     assert [model.get_layer(f"output{i}").count_params() for i in (1, 2, 3)] == [17, 33, 65]
 
 

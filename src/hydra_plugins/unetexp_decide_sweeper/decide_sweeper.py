@@ -5,13 +5,14 @@ hold). Jobs go through whatever launcher is configured (basic, joblib, Ray); the
 are read back from MLflow, never from the jobs' return values, and FINISHED runs are reused
 as in any multirun (config_hash). Rounds and decisions go on the sweep's parent run
 (unetexp.decisions)."""
+
 # no `from __future__ import annotations`: Hydra's plugin scan runs this module outside
 # sys.modules, where dataclasses cannot resolve string annotations
 import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
@@ -36,11 +37,12 @@ class DecideSweeperConf:
     seeds_per_round: int = 2
     max_rounds: int = 4
     metric: str = "test_accuracy"
-    params: Optional[Dict[str, str]] = None  # the sweep's choices, as for the basic sweeper
+    params: dict[str, str] | None = None  # the sweep's choices, as for the basic sweeper
 
 
-ConfigStore.instance().store(group="hydra/sweeper", name="decide", node=DecideSweeperConf,
-                             provider="unetexp")
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="decide", node=DecideSweeperConf, provider="unetexp"
+)
 
 
 class SweepStopped(Exception):
@@ -48,29 +50,47 @@ class SweepStopped(Exception):
 
 
 class DecideSweeper(Sweeper):
-    def __init__(self, budget: int, effect: float, alpha: float, power: float, initial_seeds: int,
-                 seeds_per_round: int, max_rounds: int, metric: str,
-                 params: Optional[Dict[str, str]] = None) -> None:
+    def __init__(
+        self,
+        budget: int,
+        effect: float,
+        alpha: float,
+        power: float,
+        initial_seeds: int,
+        seeds_per_round: int,
+        max_rounds: int,
+        metric: str,
+        params: dict[str, str] | None = None,
+    ) -> None:
         from unetexp.results.sequential import Design
 
         super().__init__()
-        self.design = Design(alpha=alpha, effect=effect, power=power, initial_seeds=initial_seeds,
-                             seeds_per_round=seeds_per_round, max_rounds=max_rounds, budget=budget)
+        self.design = Design(
+            alpha=alpha,
+            effect=effect,
+            power=power,
+            initial_seeds=initial_seeds,
+            seeds_per_round=seeds_per_round,
+            max_rounds=max_rounds,
+            budget=budget,
+        )
         self.metric, self.params = metric, params or {}
-        self.hydra_context: Optional[HydraContext] = None
-        self.config: Optional[DictConfig] = None
+        self.hydra_context: HydraContext | None = None
+        self.config: DictConfig | None = None
         self.launcher = None
         self.job_idx = 0
 
-    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
-              config: DictConfig) -> None:
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
         from hydra.core.plugins import Plugins
 
         self.hydra_context, self.config = hydra_context, config
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config)
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
 
-    def sweep(self, arguments: List[str]) -> Any:
+    def sweep(self, arguments: list[str]) -> Any:
         try:
             return self._sweep(arguments)
         except UnetexpError as exc:
@@ -78,7 +98,7 @@ class DecideSweeper(Sweeper):
         except SweepStopped:
             return None
 
-    def _sweep(self, arguments: List[str]) -> dict:
+    def _sweep(self, arguments: list[str]) -> dict:
         from unetexp.results import decisions, sequential
 
         choices = self._choices(arguments)
@@ -91,32 +111,41 @@ class DecideSweeper(Sweeper):
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
         def run_jobs(jobs: list[tuple[str, int]]) -> dict:
-            self._launch([choices[key] + [f"seed={seed}"] for key, seed in jobs], tracking_cfg,
-                         parent_run_id)
+            self._launch(
+                [choices[key] + [f"seed={seed}"] for key, seed in jobs], tracking_cfg, parent_run_id
+            )
             return read_results(tracking_cfg, parent_run_id, composed, self.metric)
 
         result = sequential.decide(
-            self.design, comparisons, run_jobs,
-            on_round=lambda record: decisions.record_round(tracking_cfg.uri, parent_run_id, record))
+            self.design,
+            comparisons,
+            run_jobs,
+            on_round=lambda record: decisions.record_round(tracking_cfg.uri, parent_run_id, record),
+        )
         decisions.record_final(tracking_cfg.uri, parent_run_id, result)
         return result
 
-    def _choices(self, arguments: List[str]) -> dict[str, list[str]]:
+    def _choices(self, arguments: list[str]) -> dict[str, list[str]]:
         """Every combination of the sweep's values (seed excluded), keyed by its overrides."""
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + arguments)
         if any(o.get_key_element().lstrip("+~") == "seed" for o in overrides):
-            raise ConfigError("hydra/sweeper=decide chooses the seeds (0, 1, ... as rounds need "
-                              "them): drop seed=..., set hydra.sweeper.initial_seeds instead")
+            raise ConfigError(
+                "hydra/sweeper=decide chooses the seeds (0, 1, ... as rounds need "
+                "them): drop seed=..., set hydra.sweeper.initial_seeds instead"
+            )
         swept = [o.get_key_element() for o in overrides if o.is_sweep_override()]
         combos = BasicSweeper.split_arguments(overrides, None)[0]
-        return {" ".join(c for c in combo if c.split("=", 1)[0] in swept) or "base": list(combo)
-                for combo in combos}
+        return {
+            " ".join(c for c in combo if c.split("=", 1)[0] in swept) or "base": list(combo)
+            for combo in combos
+        }
 
     def _compose(self, overrides: list[str]) -> DictConfig:
         try:
             return self.hydra_context.config_loader.load_sweep_config(
-                master_config=self.config, sweep_overrides=overrides + ["seed=0"])
+                master_config=self.config, sweep_overrides=overrides + ["seed=0"]
+            )
         except Exception as exc:  # Hydra's and OmegaConf's composition errors: one line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"cannot compose {' '.join(overrides)}: {first}") from None
@@ -127,8 +156,10 @@ class DecideSweeper(Sweeper):
 
         run_id = job_config.hydra.job.env_set.get(PARENT_ENV)
         if not run_id:
-            raise ConfigError("hydra/sweeper=decide records its decisions on the sweep's parent "
-                              "run: keep the unetexp callback (hydra.callbacks.mlflow)")
+            raise ConfigError(
+                "hydra/sweeper=decide records its decisions on the sweep's parent "
+                "run: keep the unetexp callback (hydra.callbacks.mlflow)"
+            )
         return str(run_id)
 
     def _launch(self, batch: list[list[str]], tracking_cfg, parent_run_id: str) -> None:
@@ -166,24 +197,39 @@ def table_comparisons(configs: dict[str, DictConfig]):
     for _, c in conclusions().iterrows():
         table = by_name[c["sweep"]]
         selected = table.select(frame)
-        arms = [selected[selected[table.factor].astype(str) == value]["key"].tolist()
-                for value in (c["a"], c["b"])]
+        arms = [
+            selected[selected[table.factor].astype(str) == value]["key"].tolist()
+            for value in (c["a"], c["b"])
+        ]
         if any(len(keys) > 1 for keys in arms):
-            raise ConfigError(f"configs {', '.join(k for keys in arms for k in keys)} are each "
-                              f"{table.factor}={c['a']} or {c['b']} of table {table.name}: sweep one "
-                              f"value of every other key")
+            raise ConfigError(
+                f"configs {', '.join(k for keys in arms for k in keys)} are each "
+                f"{table.factor}={c['a']} or {c['b']} of table {table.name}: sweep one "
+                f"value of every other key"
+            )
         if all(arms):
-            found.append(Comparison(table.name, f"{table.factor}: {c['a']} vs {c['b']}",
-                                    arms[0][0], arms[1][0], c["a"], c["b"]))
+            found.append(
+                Comparison(
+                    table.name,
+                    f"{table.factor}: {c['a']} vs {c['b']}",
+                    arms[0][0],
+                    arms[1][0],
+                    c["a"],
+                    c["b"],
+                )
+            )
     if not found:
-        raise ConfigError("hydra/sweeper=decide: the swept configs hold none of the study's "
-                          "comparisons (sweeps/reference/conclusions.csv): sweep a table, e.g. "
-                          "+sweep=depth or +sweep=all")
+        raise ConfigError(
+            "hydra/sweeper=decide: the swept configs hold none of the study's "
+            "comparisons (sweeps/reference/conclusions.csv): sweep a table, e.g. "
+            "+sweep=depth or +sweep=all"
+        )
     return found
 
 
-def read_results(tracking_cfg, parent_run_id: str, composed: dict[str, DictConfig],
-                 metric: str) -> dict[str, dict[int, float]]:
+def read_results(
+    tracking_cfg, parent_run_id: str, composed: dict[str, DictConfig], metric: str
+) -> dict[str, dict[int, float]]:
     """{config: {seed: metric}} of the FINISHED runs of this sweep (trained or reused), matched
     by config hash as the skip matches them."""
     from unetexp.config.hashing import config_hash
@@ -194,9 +240,11 @@ def read_results(tracking_cfg, parent_run_id: str, composed: dict[str, DictConfi
     except UnetexpError:  # no FINISHED run yet
         return {}
     if metric not in runs.columns:
-        raise ConfigError(f"hydra.sweeper.metric={metric!r} is invalid: the runs log "
-                          f"{', '.join(c for c in runs.columns if c.startswith('test_'))}")
-    by_hash = dict(zip(runs["config_hash"], runs[metric]))
+        raise ConfigError(
+            f"hydra.sweeper.metric={metric!r} is invalid: the runs log "
+            f"{', '.join(c for c in runs.columns if c.startswith('test_'))}"
+        )
+    by_hash = dict(zip(runs["config_hash"], runs[metric], strict=False))
     results: dict[str, dict[int, float]] = {}
     for key, job_config in composed.items():
         cfg = task_config(job_config)

@@ -1,12 +1,13 @@
 """What every `unetexp COMMAND` shares: its argument parser, Ctrl-C for `kill`, and a quiet end
 when the reader of its output goes away."""
+
 from __future__ import annotations
 
 import argparse
 import os
 import signal
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from unetexp.errors import ConfigError, exit_with_error
 

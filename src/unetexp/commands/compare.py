@@ -1,5 +1,6 @@
 """`unetexp compare A [B]`: two exports, or an export and the study, side by side per config,
 and which of the study's conclusions hold over seeds."""
+
 from __future__ import annotations
 
 import sys
@@ -9,11 +10,17 @@ import pandas as pd
 
 from unetexp.commands.base import Parser
 from unetexp.errors import UnetexpError, exit_with_error, first_line
+from unetexp.results import provenance
 from unetexp.results.markdown import markdown_table
 from unetexp.results.runs import FACTORS, aggregate, factor_columns, order_columns
-from unetexp.results.study import (CONCLUSION_METRICS, POWER_NOTE, TABLE_ORDER, check_all_conclusions,
-                                   reference, study_gap_note)
-from unetexp.results import provenance
+from unetexp.results.study import (
+    CONCLUSION_METRICS,
+    POWER_NOTE,
+    TABLE_ORDER,
+    check_all_conclusions,
+    reference,
+    study_gap_note,
+)
 
 SHOWN = ["n_params", "train_time_s", "test_accuracy", "test_dice"]
 
@@ -23,8 +30,10 @@ def is_study(source: str) -> bool:
 
 
 def study_source() -> list[str]:
-    return ["data B: the study's 738-image 1/10 subset of Oxford-IIIT Pet (real photographs, "
-            "single unseeded runs on its own machine)"]
+    return [
+        "data B: the study's 738-image 1/10 subset of Oxford-IIIT Pet (real photographs, "
+        "single unseeded runs on its own machine)"
+    ]
 
 
 def read_side(source: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -33,10 +42,14 @@ def read_side(source: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     if is_study(source):
         name = source.partition(":")[2] or None
         if name and name not in TABLE_ORDER:
-            raise UnetexpError(f"{source}: unknown table, use study or study:{{{','.join(TABLE_ORDER)}}}")
+            raise UnetexpError(
+                f"{source}: unknown table, use study or study:{{{','.join(TABLE_ORDER)}}}"
+            )
         ref = reference(name)
         keys = [c for c in FACTORS if c in ref.columns]
-        return ref.groupby(keys, as_index=False, sort=False).mean(numeric_only=True).assign(n=1), None
+        return ref.groupby(keys, as_index=False, sort=False).mean(numeric_only=True).assign(
+            n=1
+        ), None
     path = Path(source)
     if not path.is_file():
         raise UnetexpError(f"{path}: export file not found")
@@ -83,23 +96,38 @@ def side_by_side(a: pd.DataFrame, b: pd.DataFrame, only_changed: bool = False) -
 
 def study_gaps(table: pd.DataFrame, study_labels: list[str]) -> list[str]:
     """Why a study column of the side-by-side table is blank on some rows, one line each."""
-    return [study_gap_note(metric, f"{metric} {label} (and its delta)")
-            for label in study_labels for metric in SHOWN
-            if f"{metric} {label}" in table and table[f"{metric} {label}"].isna().any()]
+    return [
+        study_gap_note(metric, f"{metric} {label} (and its delta)")
+        for label in study_labels
+        for metric in SHOWN
+        if f"{metric} {label}" in table and table[f"{metric} {label}"].isna().any()
+    ]
 
 
 def parser() -> Parser:
-    p = Parser(prog="unetexp compare", description=(
-        "Compare two exports (or an export and the study: B = study or study:depth) per config, "
-        "and test the study's conclusions on accuracy and Dice (as report does) on every side that "
-        "has several seeds (paired by seed where seeds are shared, Welch otherwise, Holm-corrected per table)."))
+    p = Parser(
+        prog="unetexp compare",
+        description=(
+            "Compare two exports (or an export and the study: B = study or study:depth) per config, "
+            "and test the study's conclusions on accuracy and Dice (as report does) on every side that "
+            "has several seeds (paired by seed where seeds are shared, Welch otherwise, Holm-corrected per table)."
+        ),
+    )
     p.add_argument("a", help="export CSV (per run or --aggregate)")
-    p.add_argument("b", nargs="?", default="study", help="export CSV, study or study:NAME (default: study)")
-    p.add_argument("--effect", type=float, default=0.01,
-                   help="smallest difference that matters, in metric units (default 0.01: one "
-                        "point of accuracy): seeds needed to detect it, and 'equivalent' when "
-                        "the interval lies inside +-effect")
-    p.add_argument("--only-changed", action="store_true", help="hide factor columns that never vary")
+    p.add_argument(
+        "b", nargs="?", default="study", help="export CSV, study or study:NAME (default: study)"
+    )
+    p.add_argument(
+        "--effect",
+        type=float,
+        default=0.01,
+        help="smallest difference that matters, in metric units (default 0.01: one "
+        "point of accuracy): seeds needed to detect it, and 'equivalent' when "
+        "the interval lies inside +-effect",
+    )
+    p.add_argument(
+        "--only-changed", action="store_true", help="hide factor columns that never vary"
+    )
     p.add_argument("--csv", help="also write the side-by-side table to this CSV file")
     return p
 
@@ -112,20 +140,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"## {args.a} (A) vs {args.b} (B)\n")
         for label, side in (("A", a), ("B", b)):
             provenance.require_one_source(side)
-            print("\n".join(study_source() if side is b and is_study(args.b) else
-                            provenance.header(side, f"data {label}")))
+            print(
+                "\n".join(
+                    study_source()
+                    if side is b and is_study(args.b)
+                    else provenance.header(side, f"data {label}")
+                )
+            )
         print(f"\n{markdown_table(table)}")
-        for note in study_gaps(table, [label for label, source in (("A", args.a), ("B", args.b))
-                                       if is_study(source)]):
+        for note in study_gaps(
+            table, [label for label, source in (("A", args.a), ("B", args.b)) if is_study(source)]
+        ):
             print(f"note: {note}")
         for label, runs in (("A", runs_a), ("B", runs_b)):
             if runs is not None and runs.groupby(factor_columns(runs)).size().max() > 1:
                 tests, notes = check_all_conclusions(runs, args.effect)
-                print(f"\n## The study's conclusions on {label} ({', '.join(CONCLUSION_METRICS)}, "
-                      f"p < 0.05 after Holm)\n")
+                print(
+                    f"\n## The study's conclusions on {label} ({', '.join(CONCLUSION_METRICS)}, "
+                    f"p < 0.05 after Holm)\n"
+                )
                 print(POWER_NOTE.format(effect=args.effect) + "\n")
-                print(markdown_table(tests) if not tests.empty else
-                      "No comparison behind the study's conclusions is covered by these runs.")
+                print(
+                    markdown_table(tests)
+                    if not tests.empty
+                    else "No comparison behind the study's conclusions is covered by these runs."
+                )
                 print("".join(f"note: {note}\n" for note in notes), end="")
     except UnetexpError as exc:
         exit_with_error(exc)

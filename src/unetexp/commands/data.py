@@ -3,6 +3,7 @@
 (The first run of `data=pets` builds the study's file by itself: `unetexp.data.study_file`.)
 No TensorFlow here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,41 +56,83 @@ def parser() -> argparse.ArgumentParser:
     from unetexp.data.download import URL_ENV
     from unetexp.data.pets import MASKS, STUDY
 
-    top = Parser(prog="unetexp data", description="Datasets from the official Oxford-IIIT Pet files.")
+    top = Parser(
+        prog="unetexp data", description="Datasets from the official Oxford-IIIT Pet files."
+    )
     actions = top.add_subparsers(dest="action", required=True, metavar="prepare")
     p = actions.add_parser(
-        "prepare", help="build an npz dataset from the official archives or their folder",
+        "prepare",
+        help="build an npz dataset from the official archives or their folder",
         description="Build an npz (images, masks, names, species, breed) and a JSON sidecar from "
-                    "the official Oxford-IIIT Pet files. Defaults give the study's subset, "
-                    "<data root>/oxford_pets_64_red.npz, the file data=pets reads.")
+        "the official Oxford-IIIT Pet files. Defaults give the study's subset, "
+        "<data root>/oxford_pets_64_red.npz, the file data=pets reads.",
+    )
     where = p.add_argument_group("source (one of; default: the official files in the data root)")
-    where.add_argument("--source", nargs="+", metavar="PATH",
-                       help="the extracted folder (images/, annotations/trimaps/), the folder "
-                            "holding images.tar.gz and annotations.tar.gz, or those two files")
-    where.add_argument("--download", action="store_true",
-                       help="download both archives (resumable, checksummed) into --archive-dir")
-    where.add_argument("--archive-dir", metavar="DIR",
-                       help="where --download keeps the archives (default: the data root)")
-    where.add_argument("--url-base", metavar="URL",
-                       help=f"a mirror serving the two archives (default: ${URL_ENV}, else the "
-                            f"official site)")
-    where.add_argument("--sha256", action="append", type=_sha256_option, metavar="NAME=HEX",
-                       help="expected sha256 of an archive, replacing the official value")
+    where.add_argument(
+        "--source",
+        nargs="+",
+        metavar="PATH",
+        help="the extracted folder (images/, annotations/trimaps/), the folder "
+        "holding images.tar.gz and annotations.tar.gz, or those two files",
+    )
+    where.add_argument(
+        "--download",
+        action="store_true",
+        help="download both archives (resumable, checksummed) into --archive-dir",
+    )
+    where.add_argument(
+        "--archive-dir",
+        metavar="DIR",
+        help="where --download keeps the archives (default: the data root)",
+    )
+    where.add_argument(
+        "--url-base",
+        metavar="URL",
+        help=f"a mirror serving the two archives (default: ${URL_ENV}, else the official site)",
+    )
+    where.add_argument(
+        "--sha256",
+        action="append",
+        type=_sha256_option,
+        metavar="NAME=HEX",
+        help="expected sha256 of an archive, replacing the official value",
+    )
     what = p.add_argument_group("dataset")
-    what.add_argument("--size", type=_positive_int, default=STUDY["size"],
-                      help="image side in pixels (default %(default)s)")
-    what.add_argument("--fraction", type=_fraction, default=STUDY["fraction"],
-                      help="share of the images, seeded (default %(default)s: the study's subset; "
-                           "1 = all 7,390)")
-    what.add_argument("--seed", type=int, default=STUDY["seed"], help="subset seed (default %(default)s)")
-    what.add_argument("--mask", choices=MASKS, default=STUDY["mask"],
-                      help="pet: trimap 1 only (the study); pet+border: 1 and 3 (default %(default)s)")
-    what.add_argument("--out", metavar="FILE.npz",
-                      help="output file (default: the data root, oxford_pets_SIZE[...].npz); "
-                           "the sidecar is FILE.json")
-    what.add_argument("--workers", type=_positive_int, help="decoding processes (default: all cores)")
-    what.add_argument("--preview", metavar="FILE.png",
-                      help="also save a picture of the first pairs (image | mask overlay)")
+    what.add_argument(
+        "--size",
+        type=_positive_int,
+        default=STUDY["size"],
+        help="image side in pixels (default %(default)s)",
+    )
+    what.add_argument(
+        "--fraction",
+        type=_fraction,
+        default=STUDY["fraction"],
+        help="share of the images, seeded (default %(default)s: the study's subset; 1 = all 7,390)",
+    )
+    what.add_argument(
+        "--seed", type=int, default=STUDY["seed"], help="subset seed (default %(default)s)"
+    )
+    what.add_argument(
+        "--mask",
+        choices=MASKS,
+        default=STUDY["mask"],
+        help="pet: trimap 1 only (the study); pet+border: 1 and 3 (default %(default)s)",
+    )
+    what.add_argument(
+        "--out",
+        metavar="FILE.npz",
+        help="output file (default: the data root, oxford_pets_SIZE[...].npz); "
+        "the sidecar is FILE.json",
+    )
+    what.add_argument(
+        "--workers", type=_positive_int, help="decoding processes (default: all cores)"
+    )
+    what.add_argument(
+        "--preview",
+        metavar="FILE.png",
+        help="also save a picture of the first pairs (image | mask overlay)",
+    )
     return top
 
 
@@ -103,13 +146,17 @@ def _source(args, root: Path):
         return find_source(args.source)
     if args.download:
         folder = Path(args.archive_dir) if args.archive_dir else root
-        paths = [fetch(name, folder, args.url_base, dict(args.sha256 or [])) for name in ARCHIVE_NAMES]
+        paths = [
+            fetch(name, folder, args.url_base, dict(args.sha256 or [])) for name in ARCHIVE_NAMES
+        ]
         return Source("archives", *paths)
     source = source_in_root(root)
     if source is None:
-        raise DataError(f"{root}: no official Oxford-IIIT Pet files in the data root: pass "
-                        f"--source DIR (images/ and annotations/trimaps/, or the two archives) "
-                        f"or --download")
+        raise DataError(
+            f"{root}: no official Oxford-IIIT Pet files in the data root: pass "
+            f"--source DIR (images/ and annotations/trimaps/, or the two archives) "
+            f"or --download"
+        )
     return source
 
 
@@ -125,8 +172,16 @@ def main(argv: list[str]) -> int:
         out = Path(args.out or root / default_name(args.size, args.fraction, args.seed, args.mask))
         if out.suffix != ".npz":
             raise ConfigError(f"--out {out}: the file name must end with .npz")
-        sidecar = prepare(source, out, args.size, args.fraction, args.seed, args.mask, args.workers,
-                          command=["unetexp", "data", *argv])
+        sidecar = prepare(
+            source,
+            out,
+            args.size,
+            args.fraction,
+            args.seed,
+            args.mask,
+            args.workers,
+            command=["unetexp", "data", *argv],
+        )
         print_summary(sidecar, out)
         if args.preview:
             from unetexp.data.preview import save_preview

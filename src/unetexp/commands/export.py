@@ -1,4 +1,5 @@
 """`unetexp export`: runs to CSV, one row per run or one per config over seeds."""
+
 from __future__ import annotations
 
 import sys
@@ -10,13 +11,22 @@ from unetexp.results.runs import aggregate, load_from_args, only_changed
 
 
 def parser() -> Parser:
-    p = Parser(prog="unetexp export", description=(
-        "Write the FINISHED runs of an experiment, a multirun (--parent) or a sweep (--sweep) "
-        "as CSV: run id, sweep, seed, each factor, n_params, train_time_s, every test_* metric."))
+    p = Parser(
+        prog="unetexp export",
+        description=(
+            "Write the FINISHED runs of an experiment, a multirun (--parent) or a sweep (--sweep) "
+            "as CSV: run id, sweep, seed, each factor, n_params, train_time_s, every test_* metric."
+        ),
+    )
     add_source_args(p)
-    p.add_argument("--aggregate", action="store_true",
-                   help="one row per config over seeds: n, mean, std, 95%% CI half-width")
-    p.add_argument("--only-changed", action="store_true", help="drop factor columns that never vary")
+    p.add_argument(
+        "--aggregate",
+        action="store_true",
+        help="one row per config over seeds: n, mean, std, 95%% CI half-width",
+    )
+    p.add_argument(
+        "--only-changed", action="store_true", help="drop factor columns that never vary"
+    )
     p.add_argument("-o", "--out", help="CSV file to write (default: stdout)")
     return p
 

@@ -4,6 +4,7 @@ Hydra's own help deep-copies every stored config once per group (seconds, with t
 registered); this one lists the groups from the folders and composes the config once.
 `--hydra-help` stays Hydra's.
 """
+
 from __future__ import annotations
 
 from omegaconf import OmegaConf
@@ -43,6 +44,8 @@ def print_help(overrides: list[str]) -> None:
 
     cfg = compose(overrides)
     listing = "\n".join(f"{group}: {', '.join(options)}" for group, options in groups().items())
-    print(f"{HEADER}\n== Configuration groups ==\nCompose your configuration from those groups "
-          f"(group=option)\n\n{listing}\n\n== Config ==\nOverride anything in the config "
-          f"(foo.bar=value)\n\n{OmegaConf.to_yaml(cfg)}\n{FOOTER}")
+    print(
+        f"{HEADER}\n== Configuration groups ==\nCompose your configuration from those groups "
+        f"(group=option)\n\n{listing}\n\n== Config ==\nOverride anything in the config "
+        f"(foo.bar=value)\n\n{OmegaConf.to_yaml(cfg)}\n{FOOTER}"
+    )

@@ -12,6 +12,7 @@ OUT/<name>_overlay.png. A file that is not a readable image is reported on stder
 and skipped; the exit code is 0 when at least one image was processed, 2 when none could be
 (or the model or INPUT cannot be used).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,21 +48,35 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = Parser(
         prog="unetexp predict",
         description="Apply a trained U-Net to an image or a folder of images; write "
-                    "<name>_mask.png and <name>_overlay.png for each.",
+        "<name>_mask.png and <name>_overlay.png for each.",
         epilog="Files that are not readable images are reported and skipped. Exit code 0 when "
-               "at least one image was processed, 2 when none could be.")
-    parser.add_argument("model", metavar="MODEL",
-                        help="an MLflow model URI (models:/unet_best/1, models:/unet_best@champion, "
-                             "models:/unet_best/latest, runs:/RUN_ID/model), the id of a run that "
-                             "logged a model, or a .keras file")
+        "at least one image was processed, 2 when none could be.",
+    )
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help="an MLflow model URI (models:/unet_best/1, models:/unet_best@champion, "
+        "models:/unet_best/latest, runs:/RUN_ID/model), the id of a run that "
+        "logged a model, or a .keras file",
+    )
     parser.add_argument("input", metavar="INPUT", help="an image file or a folder of images")
-    parser.add_argument("--out", default="predictions",
-                        help="folder for the masks and overlays (default: ./predictions)")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="object probability above which a pixel is object (default 0.5)")
-    parser.add_argument("--tracking-uri", default=None,
-                        help="MLflow store of the run or model (default: $MLFLOW_TRACKING_URI, else "
-                             "the project's mlruns/mlflow.db)")
+    parser.add_argument(
+        "--out",
+        default="predictions",
+        help="folder for the masks and overlays (default: ./predictions)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="object probability above which a pixel is object (default 0.5)",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow store of the run or model (default: $MLFLOW_TRACKING_URI, else "
+        "the project's mlruns/mlflow.db)",
+    )
     return parser.parse_args(argv)
 
 
@@ -93,7 +108,9 @@ def load_mlflow_model(model_uri: str):
     try:
         return mlflow.tensorflow.load_model(model_uri)
     except Exception as exc:  # no such run, model, version or alias; not a TensorFlow model
-        raise PredictError(f"{model_uri}: cannot load this MLflow model ({first_line(exc)[:300]})") from None
+        raise PredictError(
+            f"{model_uri}: cannot load this MLflow model ({first_line(exc)[:300]})"
+        ) from None
 
 
 def run_model(run_id: str, tracking_uri: str | None, folder: Path):
@@ -106,12 +123,16 @@ def run_model(run_id: str, tracking_uri: str | None, folder: Path):
     except Exception as exc:  # not found, or a store MLflow cannot read
         raise PredictError(f"run {run_id} not found in {uri} ({first_line(exc)})") from None
     if LEGACY_ARTIFACT in names:
-        return load_keras_file(Path(client.download_artifacts(run_id, LEGACY_ARTIFACT, str(folder))))
+        return load_keras_file(
+            Path(client.download_artifacts(run_id, LEGACY_ARTIFACT, str(folder)))
+        )
     try:
         return load_mlflow_model(f"runs:/{run_id}/{MODEL_PATH}")
     except PredictError:
-        raise PredictError(f"run {run_id} logged no model: train with train.save_model=true "
-                           f"(the final experiments do)") from None
+        raise PredictError(
+            f"run {run_id} logged no model: train with train.save_model=true "
+            f"(the final experiments do)"
+        ) from None
 
 
 def load_model(spec: str, tracking_uri: str | None, folder: Path):
@@ -123,8 +144,10 @@ def load_model(spec: str, tracking_uri: str | None, folder: Path):
         return load_mlflow_model(spec)
     if RUN_ID.match(spec):
         return run_model(spec, tracking_uri, folder)
-    raise PredictError(f"{spec}: no such model file, and not an MLflow run id or model URI "
-                       f"(models:/NAME/VERSION, models:/NAME@ALIAS, runs:/RUN_ID/model)")
+    raise PredictError(
+        f"{spec}: no such model file, and not an MLflow run id or model URI "
+        f"(models:/NAME/VERSION, models:/NAME@ALIAS, runs:/RUN_ID/model)"
+    )
 
 
 def load_keras_file(path: Path):
@@ -172,20 +195,25 @@ def resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
     from PIL import Image
 
     if array.ndim == 2:
-        return np.asarray(Image.fromarray(array.astype(np.float32), mode="F")
-                          .resize((width, height), Image.BILINEAR))
+        return np.asarray(
+            Image.fromarray(array.astype(np.float32), mode="F").resize(
+                (width, height), Image.BILINEAR
+            )
+        )
     return np.asarray(Image.fromarray(array).resize((width, height), Image.BILINEAR))
 
 
 def output_names(files: list[Path]) -> dict[Path, str]:
     """<stem>, or <stem>_<ext> where two inputs share a stem (cat.jpg and cat.png)."""
     stems = [f.stem for f in files]
-    return {f: f.stem if stems.count(f.stem) == 1 else f"{f.stem}_{f.suffix.lstrip('.')}"
-            for f in files}
+    return {
+        f: f.stem if stems.count(f.stem) == 1 else f"{f.stem}_{f.suffix.lstrip('.')}" for f in files
+    }
 
 
-def predict_batch(model, pictures: list[Picture], threshold: float, out: Path,
-                  names: dict[Path, str]) -> None:
+def predict_batch(
+    model, pictures: list[Picture], threshold: float, out: Path, names: dict[Path, str]
+) -> None:
     from PIL import Image
 
     from unetexp.results.imaging import overlay
@@ -195,15 +223,18 @@ def predict_batch(model, pictures: list[Picture], threshold: float, out: Path,
     batch = np.stack([resize(p.image, height, width) for p in pictures]).astype(np.float32) / 255.0
     outputs = model.predict(batch, verbose=0)
     probabilities = outputs[0] if isinstance(outputs, (list, tuple)) else outputs  # full head
-    for picture, probability in zip(pictures, probabilities):
+    for picture, probability in zip(pictures, probabilities, strict=False):
         h, w = picture.image.shape[:2]
         mask = resize(probability[..., 0], h, w) > threshold
         name = names[picture.path]
         mask_path, overlay_path = out / f"{name}_mask.png", out / f"{name}_overlay.png"
         Image.fromarray((mask * 255).astype(np.uint8), mode="L").save(mask_path)
         Image.fromarray(overlay(picture.image, mask)).save(overlay_path)
-        print(f"{picture.path} -> {mask_path}, {overlay_path} ({w}x{h}, "
-              f"object {100 * mask.mean():.1f} %)", flush=True)
+        print(
+            f"{picture.path} -> {mask_path}, {overlay_path} ({w}x{h}, "
+            f"object {100 * mask.mean():.1f} %)",
+            flush=True,
+        )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ what is in it), logged as artifacts of the sweep's parent run. No TensorFlow.
 
 Speed: the arguments are parsed before anything heavy is imported, and a FigurePool starts
 loading matplotlib in a second process while this one imports pandas and reads the runs."""
+
 from __future__ import annotations
 
 import sys
@@ -15,13 +16,23 @@ from unetexp.results.figure_pool import FigurePool
 
 
 def parser() -> Parser:
-    p = Parser(prog="unetexp report", description=(
-        "Markdown + HTML report with plots of a sweep (--sweep), a multirun (--parent) or a "
-        "whole experiment, logged as artifacts of the sweep's parent run."))
+    p = Parser(
+        prog="unetexp report",
+        description=(
+            "Markdown + HTML report with plots of a sweep (--sweep), a multirun (--parent) or a "
+            "whole experiment, logged as artifacts of the sweep's parent run."
+        ),
+    )
     add_source_args(p)
-    p.add_argument("-o", "--out", help="folder to write (default: reports/<sweep or parent or experiment>)")
-    p.add_argument("--effect", type=float, default=0.01,
-                   help="smallest difference that matters (default 0.01), as for compare")
+    p.add_argument(
+        "-o", "--out", help="folder to write (default: reports/<sweep or parent or experiment>)"
+    )
+    p.add_argument(
+        "--effect",
+        type=float,
+        default=0.01,
+        help="smallest difference that matters (default 0.01), as for compare",
+    )
     p.add_argument("--no-log", action="store_true", help="do not log the report to MLflow")
     return p
 
@@ -39,18 +50,29 @@ def main(argv: list[str] | None = None) -> int:
             parent = None
             if args.parent or args.sweep:
                 everything = all_runs(args.tracking_uri, args.experiment)
-                parents = [r for r in everything if r.info.run_id == args.parent] if args.parent \
+                parents = (
+                    [r for r in everything if r.info.run_id == args.parent]
+                    if args.parent
                     else sweep_parents(everything, args.sweep)
+                )
                 parent = report_parent(parents)
-            sections, pngs = build(load_from_args(args), out, f"unetexp report: {name}", figures,
-                                   parent.info.run_id if parent else None, args.effect)
+            sections, pngs = build(
+                load_from_args(args),
+                out,
+                f"unetexp report: {name}",
+                figures,
+                parent.info.run_id if parent else None,
+                args.effect,
+            )
         files = pngs + write(sections, out, f"unetexp report: {name}")  # the PNGs are drawn now
         if parent and not args.no_log:
             log_files(args.tracking_uri, parent, files, "report")
     except UnetexpError as exc:
         exit_with_error(exc)
-    print(f"report: {out / 'report.md'}, {out / 'report.html'} (images embedded; {len(files)} files)"
-          + (f", logged to run {parent.info.run_id}" if parent and not args.no_log else ""))
+    print(
+        f"report: {out / 'report.md'}, {out / 'report.html'} (images embedded; {len(files)} files)"
+        + (f", logged to run {parent.info.run_id}" if parent and not args.no_log else "")
+    )
     return 0
 
 

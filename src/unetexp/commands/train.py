@@ -1,4 +1,5 @@
 """The Hydra app behind `python -m unetexp` and `unetexp`: compose, validate, train, log."""
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,11 @@ def _job_context():
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return JobContext(overrides=list(hydra_cfg.overrides.task))
-    return JobContext(overrides=list(hydra_cfg.overrides.task), job_num=hydra_cfg.job.num,
-                      parent_run_id=os.environ.get(PARENT_ENV))
+    return JobContext(
+        overrides=list(hydra_cfg.overrides.task),
+        job_num=hydra_cfg.job.num,
+        parent_run_id=os.environ.get(PARENT_ENV),
+    )
 
 
 def _runs_in_process() -> bool:
@@ -40,8 +44,9 @@ def _runs_in_process() -> bool:
     from hydra.types import RunMode
 
     hydra_cfg = HydraConfig.get()
-    return (hydra_cfg.mode != RunMode.MULTIRUN
-            or str(hydra_cfg.launcher.get("_target_", "")).endswith(".BasicLauncher"))
+    return hydra_cfg.mode != RunMode.MULTIRUN or str(
+        hydra_cfg.launcher.get("_target_", "")
+    ).endswith(".BasicLauncher")
 
 
 def task(cfg: DictConfig) -> None:

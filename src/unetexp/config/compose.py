@@ -1,4 +1,5 @@
 """The app's config composed in Python, as `python -m unetexp OVERRIDES` composes it."""
+
 from __future__ import annotations
 
 from omegaconf import DictConfig

@@ -1,5 +1,6 @@
 """A config's identity: its flat key=value form (MLflow params) and the hash of what is
 trained (a FINISHED run with the same hash is reused)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +8,6 @@ import json
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-
 
 # keys that say how to run or where to log, not what is trained: outside config_hash
 NOT_HASHED = ("tracking.", "force", "train.intra_op_threads", "train.inter_op_threads")
@@ -31,5 +31,7 @@ def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
 
 def config_hash(cfg: DictConfig) -> str:
     """Stable hash of what is trained (seed included): same hash, same experiment."""
-    leaves = {k: HASHED_AS.get(k, v) for k, v in flatten(cfg).items() if not k.startswith(NOT_HASHED)}
+    leaves = {
+        k: HASHED_AS.get(k, v) for k, v in flatten(cfg).items() if not k.startswith(NOT_HASHED)
+    }
     return hashlib.sha256(json.dumps(leaves, sort_keys=True, default=str).encode()).hexdigest()[:16]

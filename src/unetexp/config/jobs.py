@@ -5,11 +5,12 @@ any MLflow run exists, whichever launcher would run the jobs (basic, joblib, Ray
 Jobs are composed as Hydra's basic sweeper composes them: its config loader, the sweep
 parameters of the config (`hydra.sweeper.params`, set by sweeps/*.yaml) and the command
 line's, expanded by `BasicSweeper.split_arguments`."""
+
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Iterator
 
 from hydra.errors import HydraException
 from omegaconf import DictConfig
@@ -18,8 +19,15 @@ from omegaconf.errors import OmegaConfBaseException
 from unetexp.errors import ConfigError, UnetexpError, first_line
 
 # what Hydra's composition raises on user input (a TypeError for `~list.0=x`, found by fuzzing)
-COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, ValueError, TypeError, KeyError,
-                  IndexError, AttributeError)
+COMPOSE_ERRORS = (
+    HydraException,
+    OmegaConfBaseException,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+)
 ONE_MODE = ("-m/--multirun", "-c/--cfg", "-i/--info", "-r/--run", "--shell-completion")
 
 
@@ -40,23 +48,30 @@ def check_command_line(argv: list[str]) -> None:
     """Raise a one-line `UnetexpError` for a command line Hydra would refuse or whose jobs
     cannot train: modes, composition, every job's values and its data's image size."""
     args = hydra_args(argv)
-    modes = args.run + (args.cfg is not None) + args.multirun + args.shell_completion + (
-        args.info is not None)
+    modes = (
+        args.run
+        + (args.cfg is not None)
+        + args.multirun
+        + args.shell_completion
+        + (args.info is not None)
+    )
     if modes > 1:
         raise ConfigError(f"use only one of {', '.join(ONE_MODE)}")
     if args.resolve and args.cfg is None:
         raise ConfigError("--resolve only goes with --cfg")
     if args.help or args.hydra_help or args.info is not None or args.shell_completion:
         return
-    jobs = compose_jobs(args.overrides, args.multirun, args.config_name or "config",
-                        args.config_dir)
+    jobs = compose_jobs(
+        args.overrides, args.multirun, args.config_name or "config", args.config_dir
+    )
     for overrides, cfg in jobs:
         if args.cfg is None:
             check_job(cfg, overrides if args.multirun else None)
 
 
-def compose_jobs(overrides: list[str], multirun: bool, config_name: str,
-                 config_dir: str | None) -> Iterator[tuple[list[str], DictConfig]]:
+def compose_jobs(
+    overrides: list[str], multirun: bool, config_name: str, config_dir: str | None
+) -> Iterator[tuple[list[str], DictConfig]]:
     """(job overrides, job config) of each job, in the sweeper's order; a composition error
     as one line naming the override."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -75,11 +90,13 @@ def compose_jobs(overrides: list[str], multirun: bool, config_name: str,
             return
         params = [f"{k}={v}" for k, v in (master.hydra.sweeper.get("params") or {}).items()]
         parsed = OverridesParser.create(config_loader=loader).parse_overrides(
-            params + list(master.hydra.overrides.task))
+            params + list(master.hydra.overrides.task)
+        )
         batches = BasicSweeper.split_arguments(parsed, None)[0]
     except COMPOSE_ERRORS as exc:
-        culprit = loader and next((item for item in overrides
-                                   if _fails_alone(loader, config_name, item, run_mode)), None)
+        culprit = loader and next(
+            (item for item in overrides if _fails_alone(loader, config_name, item, run_mode)), None
+        )
         raise ConfigError(composition_error(exc, culprit)) from None
     for job in batches:
         try:
@@ -104,8 +121,11 @@ def _loader(config_dir: str | None):
     register_configs()
     search_path = create_config_search_path(str(conf_dir()))
     if config_dir is not None:
-        search_path.prepend(provider="command-line", path=f"file://{os.path.abspath(config_dir)}",
-                            anchor=SearchPathQuery(provider="schema"))
+        search_path.prepend(
+            provider="command-line",
+            path=f"file://{os.path.abspath(config_dir)}",
+            anchor=SearchPathQuery(provider="schema"),
+        )
     return ConfigLoaderImpl(config_search_path=search_path)
 
 

@@ -1,4 +1,5 @@
 """Where the project lives, so that commands work from any working directory."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,10 @@ def conf_dir() -> Path:
     """The Hydra config folder: <project>/conf."""
     path = project_root() / "conf"
     if not (path / "config.yaml").is_file():
-        raise ConfigError(f"{path}/config.yaml not found: install unetexp from its checkout with "
-                          f"`pip install -e .`, or set UNETEXP_HOME to that checkout")
+        raise ConfigError(
+            f"{path}/config.yaml not found: install unetexp from its checkout with "
+            f"`pip install -e .`, or set UNETEXP_HOME to that checkout"
+        )
     return path
 
 

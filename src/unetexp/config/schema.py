@@ -1,12 +1,11 @@
 """Config schema: Hydra structured configs that type every key of conf/, and which keys
 are the factors of the study's tables. Checks live in `validation`, the hash in `hashing`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import List, Optional
 
 from omegaconf import OmegaConf
-
 
 FACTOR = {"factor": True}  # field metadata: a key a table varies (export, compare, report)
 
@@ -34,21 +33,21 @@ class LossConfig:
     name: str = factor("bce")  # bce | dice | bce_dice
     alpha: float = factor(0.5)  # bce weight in bce_dice
     # deep supervision: weights of the heads output1 (full), output2 (1/2), output3 (1/4)
-    head_weights: List[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
+    head_weights: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25])
 
 
 @dataclass
 class DataConfig:
     name: str = factor("pets")  # pets | npz | seed_npy | synthetic
-    root: Optional[str] = None  # data root; null = $UNETEXP_DATA_DIR, else <project>/data
-    path: Optional[str] = None  # npz file (pets: <root>/oxford_pets_64_red.npz)
-    images: Optional[str] = None  # seed_npy: data64_red.npy
-    masks: Optional[str] = None  # seed_npy: mask64_red.npy
+    root: str | None = None  # data root; null = $UNETEXP_DATA_DIR, else <project>/data
+    path: str | None = None  # npz file (pets: <root>/oxford_pets_64_red.npz)
+    images: str | None = None  # seed_npy: data64_red.npy
+    masks: str | None = None  # seed_npy: mask64_red.npy
     size: int = 64  # synthetic: image side (files bring their own)
     count: int = 200  # synthetic: number of image/mask pairs
     test_fraction: float = 0.2
     val_fraction: float = 0.0  # > 0: separate validation split carved from train
-    stratify: Optional[str] = None  # null = random split; breed = same breed shares in every split
+    stratify: str | None = None  # null = random split; breed = same breed shares in every split
     # pets: a missing study file is built on first use, its archives downloaded first unless false
     download: bool = True
 
@@ -92,11 +91,11 @@ class TrainConfig:
 
 @dataclass
 class TrackingConfig:
-    uri: Optional[str] = None  # null = $MLFLOW_TRACKING_URI, else sqlite in <project>/mlruns
+    uri: str | None = None  # null = $MLFLOW_TRACKING_URI, else sqlite in <project>/mlruns
     experiment: str = "unetexp"
-    run_name: Optional[str] = None  # null = derived from the model and loss
-    sweep: Optional[str] = None  # set by sweeps/<name>.yaml: tags the parent run
-    register_model: Optional[str] = None  # Model Registry name (final experiments: theirs)
+    run_name: str | None = None  # null = derived from the model and loss
+    sweep: str | None = None  # set by sweeps/<name>.yaml: tags the parent run
+    register_model: str | None = None  # Model Registry name (final experiments: theirs)
 
 
 @dataclass

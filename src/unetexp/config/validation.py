@@ -1,11 +1,13 @@
 """The checks that run before data loads or TensorFlow imports: one check per leaf key of the
 schema (`CHECKS`, keyed by dotted key; a test proves every leaf has one), each turning a value
 that cannot build, train or track a model into a one-line `ConfigError` naming the key."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import reduce
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -25,17 +27,18 @@ OPTIMIZER_CHOICES = ("adam", "sgd", "rmsprop")
 # are the full-resolution head's), and for such a model also Keras's own per-head names
 EPOCH_METRICS = ("loss", "accuracy", "dice", "iou")
 MONITOR_CHOICES = tuple(f"{p}{m}" for p in ("val_", "") for m in EPOCH_METRICS)
-SEED_MAX = 2 ** 32 - 1  # numpy's and scikit-learn's seeds
+SEED_MAX = 2**32 - 1  # numpy's and scikit-learn's seeds
 
 # (value, whole config) -> None when the value is fine, else what is allowed
-Check = Callable[[Any, Any], Optional[str]]
+Check = Callable[[Any, Any], str | None]
 
 
 def deep_monitor_choices(depth: int) -> tuple[str, ...]:
     """Also `val_loss_total` (all heads) and Keras's per-head names of the heads that exist."""
     heads = range(1, min(depth, 3) + 1)
     return ("val_loss_total", "loss_total") + tuple(
-        f"{p}output{h}_{m}" for p in ("val_", "") for h in heads for m in EPOCH_METRICS)
+        f"{p}output{h}_{m}" for p in ("val_", "") for h in heads for m in EPOCH_METRICS
+    )
 
 
 def _is_int(value) -> bool:
@@ -48,23 +51,31 @@ def _is_number(value) -> bool:
 
 def integer(low: int, high: int, note: str = "") -> Check:
     """An integer in low..high (high: a bound against absurd sizes, not a taste)."""
+
     def check(value, cfg):
         if not (_is_int(value) and low <= value <= high):
             return f"must be an integer in {low}..{high}{note}"
+
     return check
 
 
-def number(low: float, high: float | None = None, open_low: bool = False,
-           open_high: bool = True) -> Check:
+def number(
+    low: float, high: float | None = None, open_low: bool = False, open_high: bool = True
+) -> Check:
     """A finite number between low and high; `open_*` excludes the bound."""
     text = {(None, True): f"> {low:g}", (None, False): f">= {low:g}"}.get((high, open_low)) or (
-        f"in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}")
+        f"in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+    )
 
     def check(value, cfg):
-        ok = _is_number(value) and (value > low if open_low else value >= low) and (
-            high is None or (value < high if open_high else value <= high))
+        ok = (
+            _is_number(value)
+            and (value > low if open_low else value >= low)
+            and (high is None or (value < high if open_high else value <= high))
+        )
         if not ok:
             return f"must be a finite number {text}" if not _is_number(value) else f"must be {text}"
+
     return check
 
 
@@ -72,6 +83,7 @@ def choice(choices: tuple[str, ...], nullable: bool = False) -> Check:
     def check(value, cfg):
         if not ((nullable and value is None) or (isinstance(value, str) and value in choices)):
             return f"must be {'null or ' if nullable else ''}one of {', '.join(choices)}"
+
     return check
 
 
@@ -82,24 +94,33 @@ def boolean(value, cfg):
 
 def text(nullable: bool, longest: int = 4096) -> Check:
     """A name, path or URI: any characters (spaces, non-ASCII) but control characters."""
+
     def check(value, cfg):
         if nullable and value is None:
             return None
-        if not (isinstance(value, str) and value.strip() and len(value) <= longest
-                and value.isprintable()):
-            return (f"must be {'null or ' if nullable else ''}a non-empty text of at most "
-                    f"{longest} printable characters")
+        if not (
+            isinstance(value, str)
+            and value.strip()
+            and len(value) <= longest
+            and value.isprintable()
+        ):
+            return (
+                f"must be {'null or ' if nullable else ''}a non-empty text of at most "
+                f"{longest} printable characters"
+            )
+
     return check
 
 
 def _both(*checks: Check) -> Check:
     def check(value, cfg):
         return next((found for c in checks if (found := c(value, cfg))), None)
+
     return check
 
 
 def _bottleneck(value, cfg):
-    step = 2 ** cfg.model.depth
+    step = 2**cfg.model.depth
     if not (_is_int(value) and step <= value <= 8192 and value % step == 0):
         return f"must be a positive multiple of 2**model.depth = {step}, at most 8192"
 
@@ -118,12 +139,17 @@ def _needed_by(data_name: str, flag: str) -> Check:
     def check(value, cfg):
         if cfg.data.name == data_name and value is None:
             return f"data={data_name} needs {flag}"
+
     return check
 
 
 def _head_weights(value, cfg):
-    weights = list(value) if not isinstance(value, (str, bytes)) and hasattr(value, "__iter__") else []
-    if not (len(weights) == 3 and all(_is_number(w) and w >= 0 for w in weights) and weights[0] > 0):
+    weights = (
+        list(value) if not isinstance(value, (str, bytes)) and hasattr(value, "__iter__") else []
+    )
+    if not (
+        len(weights) == 3 and all(_is_number(w) and w >= 0 for w in weights) and weights[0] > 0
+    ):
         return "must be 3 weights >= 0 (output1, output2, output3), finite, the first > 0"
 
 
@@ -131,8 +157,11 @@ def _monitor(value, cfg):
     deep = bool(cfg.model.deep_supervision)
     allowed = MONITOR_CHOICES + (deep_monitor_choices(cfg.model.depth) if deep else ())
     if value not in allowed:
-        return "must be one of " + ", ".join(MONITOR_CHOICES) + (
-            ", val_loss_total, val_output1_loss (and other val_outputN_*)" if deep else "")
+        return (
+            "must be one of "
+            + ", ".join(MONITOR_CHOICES)
+            + (", val_loss_total, val_output1_loss (and other val_outputN_*)" if deep else "")
+        )
 
 
 def _registered(value, cfg):
@@ -146,8 +175,12 @@ def _threads(value, cfg):
 
 
 def _callback(prefix: str) -> dict[str, Check]:
-    return {f"{prefix}.enabled": boolean, f"{prefix}.monitor": _monitor,
-            f"{prefix}.patience": integer(0, 1_000_000), f"{prefix}.min_delta": number(0)}
+    return {
+        f"{prefix}.enabled": boolean,
+        f"{prefix}.monitor": _monitor,
+        f"{prefix}.patience": integer(0, 1_000_000),
+        f"{prefix}.min_delta": number(0),
+    }
 
 
 PATH = text(nullable=True)
@@ -165,8 +198,12 @@ CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the on
     "data.name": choice(DATA_CHOICES),
     "data.root": PATH,
     "data.path": _both(PATH, _needed_by("npz", "data.path=FILE.npz")),
-    "data.images": _both(PATH, _needed_by("seed_npy", "data.images=FILE.npy and data.masks=FILE.npy")),
-    "data.masks": _both(PATH, _needed_by("seed_npy", "data.images=FILE.npy and data.masks=FILE.npy")),
+    "data.images": _both(
+        PATH, _needed_by("seed_npy", "data.images=FILE.npy and data.masks=FILE.npy")
+    ),
+    "data.masks": _both(
+        PATH, _needed_by("seed_npy", "data.images=FILE.npy and data.masks=FILE.npy")
+    ),
     "data.size": _both(integer(2, 4096), _synthetic_size),
     "data.count": integer(4, 1_000_000),
     "data.test_fraction": number(0, 1, open_low=True),
@@ -236,10 +273,11 @@ def _shown(value) -> str:
 
 def check_depth(depth: int, size: int, source: str) -> None:
     """The encoder halves the image `depth` times: size must be divisible by 2**depth."""
-    if size % 2 ** depth:
+    if size % 2**depth:
         max_depth = 0
         while size % 2 ** (max_depth + 1) == 0:
             max_depth += 1
         raise ConfigError(
             f"model.depth={depth} is too deep for {size}x{size} images from {source}: "
-            f"the size must be divisible by 2**depth (allowed depth: 1..{max_depth})")
+            f"the size must be divisible by 2**depth (allowed depth: 1..{max_depth})"
+        )

@@ -4,6 +4,7 @@ A transfer that breaks keeps its bytes in `NAME.part` and continues with an HTTP
 within the same command (a few retries) or the next one. A finished file is renamed from `.part`
 only once its size and sha256 match; a mismatch deletes it and stops with one line.
 """
+
 from __future__ import annotations
 
 import functools
@@ -16,8 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from unetexp.errors import DataError
 from unetexp.data.progress import Progress
+from unetexp.errors import DataError
 
 OFFICIAL_URL = "https://www.robots.ox.ac.uk/~vgg/data/pets/data/"
 URL_ENV = "UNETEXP_PETS_URL"  # a mirror (or a test server) serving the same two files
@@ -75,13 +76,17 @@ def _verify(path: Path, name: str, expected: dict, url: str) -> None:
     size = path.stat().st_size
     if expected["bytes"] is not None and size != expected["bytes"]:
         path.unlink()
-        raise DataError(f"{url}: got {size} bytes, {name} has {expected['bytes']}; the download "
-                        f"was deleted (a wrong file or mirror? check --url-base/{URL_ENV})")
+        raise DataError(
+            f"{url}: got {size} bytes, {name} has {expected['bytes']}; the download "
+            f"was deleted (a wrong file or mirror? check --url-base/{URL_ENV})"
+        )
     got = sha256_file(path)
     if expected["sha256"] and got != expected["sha256"]:
         path.unlink()
-        raise DataError(f"{url}: sha256 {got} does not match the known {expected['sha256']} of "
-                        f"{name}; the download was deleted, nothing was built")
+        raise DataError(
+            f"{url}: sha256 {got} does not match the known {expected['sha256']} of "
+            f"{name}; the download was deleted, nothing was built"
+        )
 
 
 def _transfer(url: str, part: Path, progress_label: str) -> bool:
@@ -112,8 +117,9 @@ def _transfer(url: str, part: Path, progress_label: str) -> bool:
     return expected_total is None or received >= expected_total
 
 
-def fetch(name: str, dest_dir: Path, base: str | None = None,
-          sha256: dict[str, str] | None = None) -> Path:
+def fetch(
+    name: str, dest_dir: Path, base: str | None = None, sha256: dict[str, str] | None = None
+) -> Path:
     """Download `base/name` into dest_dir (resuming a .part) and verify it; reuse a verified copy."""
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -132,17 +138,24 @@ def fetch(name: str, dest_dir: Path, base: str | None = None,
             reason = "connection closed early"
         except urllib.error.URLError as exc:  # no connection at all: retrying will not help
             kept = part.stat().st_size if part.exists() else 0
-            raise DataError(f"cannot download {url}: {exc.reason} (offline? download {name} by "
-                            f"other means, then `unetexp data prepare --source DIR`" +
-                            (f"; {kept} bytes kept in {part} to resume)" if kept else ")")) from None
+            raise DataError(
+                f"cannot download {url}: {exc.reason} (offline? download {name} by "
+                f"other means, then `unetexp data prepare --source DIR`"
+                + (f"; {kept} bytes kept in {part} to resume)" if kept else ")")
+            ) from None
         except (OSError, http.client.HTTPException) as exc:  # reset, timeout, incomplete read
             reason = f"{type(exc).__name__}: {exc}"
         if attempt == ATTEMPTS:
-            raise DataError(f"{url}: transfer interrupted {ATTEMPTS} times ({reason}); "
-                            f"{part.stat().st_size if part.exists() else 0} bytes kept in {part}, "
-                            f"run the same command again to resume")
-        print(f"unetexp: {name}: {reason}, resuming (attempt {attempt + 1}/{ATTEMPTS})",
-              file=sys.stderr, flush=True)
+            raise DataError(
+                f"{url}: transfer interrupted {ATTEMPTS} times ({reason}); "
+                f"{part.stat().st_size if part.exists() else 0} bytes kept in {part}, "
+                f"run the same command again to resume"
+            )
+        print(
+            f"unetexp: {name}: {reason}, resuming (attempt {attempt + 1}/{ATTEMPTS})",
+            file=sys.stderr,
+            flush=True,
+        )
         time.sleep(0.2 * attempt)
     _verify(part, name, expected, url)
     part.replace(final)

@@ -1,5 +1,6 @@
 """What a run was trained on, as tags: the file, its image count and its sha256, so that every
 figure can say which data it comes from (results/provenance.py reads them back)."""
+
 from __future__ import annotations
 
 import hashlib

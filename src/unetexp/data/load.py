@@ -5,6 +5,7 @@ Building the pets file on first use is the caller's request (`unetexp.data.open_
 this module only reads. Every loader returns images float32 in [0, 1] (N, H, W, 3) and masks
 float32 in {0, 1} (N, H, W, 1). Problems raise `DataError` with one line naming the file.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,8 +71,10 @@ def load_npz(path: str | Path) -> Dataset:
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in ("images", "masks") if k not in archive.files]
             if missing:
-                raise DataError(f"{path}: missing key(s) {', '.join(missing)} "
-                                f"(found: {', '.join(archive.files) or 'none'})")
+                raise DataError(
+                    f"{path}: missing key(s) {', '.join(missing)} "
+                    f"(found: {', '.join(archive.files) or 'none'})"
+                )
             images, masks = archive["images"], archive["masks"]
             breed = archive["breed"] if "breed" in archive.files else None
     except DataError:
@@ -82,7 +85,9 @@ def load_npz(path: str | Path) -> Dataset:
         raise DataError(f"{path}: images must be uint8, got {images.dtype}")
     images, masks = check_arrays(images, masks, str(path))
     if breed is not None and (breed.shape != (len(images),) or breed.dtype.kind not in "US"):
-        raise DataError(f"{path}: breed must be {len(images)} strings, got {breed.dtype} {breed.shape}")
+        raise DataError(
+            f"{path}: breed must be {len(images)} strings, got {breed.dtype} {breed.shape}"
+        )
     return Dataset(images, masks, source=str(path), breed=breed)
 
 
@@ -94,19 +99,25 @@ def load_seed_npy(images_path: str | Path, masks_path: str | Path) -> Dataset:
     return Dataset(*check_arrays(images, masks, source), source=source)
 
 
-def check_arrays(images: np.ndarray, masks: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+def check_arrays(
+    images: np.ndarray, masks: np.ndarray, source: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate shapes, counts and values; return float32 images in [0,1] and masks (N,H,W,1)."""
     if images.ndim != 4 or images.shape[-1] != 3:
         raise DataError(f"{source}: images must have shape (N, H, W, 3), got {images.shape}")
     if masks.ndim == 3:
         masks = masks[..., None]
     if masks.ndim != 4 or masks.shape[-1] != 1:
-        raise DataError(f"{source}: masks must have shape (N, H, W) or (N, H, W, 1), got {masks.shape}")
+        raise DataError(
+            f"{source}: masks must have shape (N, H, W) or (N, H, W, 1), got {masks.shape}"
+        )
     if len(images) != len(masks):
         raise DataError(f"{source}: {len(images)} images but {len(masks)} masks")
     if images.shape[1:3] != masks.shape[1:3]:
-        raise DataError(f"{source}: images are {images.shape[1]}x{images.shape[2]} "
-                        f"but masks are {masks.shape[1]}x{masks.shape[2]}")
+        raise DataError(
+            f"{source}: images are {images.shape[1]}x{images.shape[2]} "
+            f"but masks are {masks.shape[1]}x{masks.shape[2]}"
+        )
     if len(images) < 4:
         raise DataError(f"{source}: {len(images)} images, at least 4 are needed to split")
     for what, array in (("images", images), ("masks", masks)):
@@ -123,4 +134,3 @@ def check_arrays(images: np.ndarray, masks: np.ndarray, source: str) -> tuple[np
     if images.max() > 1.0:  # 0..255, as uint8 or as floats
         images /= 255.0
     return images, masks.astype(np.float32)
-

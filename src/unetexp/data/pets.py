@@ -17,6 +17,7 @@ The recipe (also written into every sidecar, so a file says how it was made):
 
 Decoding runs in a process pool (all cores) for more than a few dozen pairs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unetexp.data.pets_files import Catalog, Source
 from unetexp.data.pets_decode import decode_all
+from unetexp.data.pets_files import Catalog, Source
 from unetexp.errors import DataError
 from unetexp.host import usable_cores
 
@@ -42,7 +43,8 @@ RECIPE = (
     "names = sorted stems of images/*.jpg; subset = names[i] for i in sorted("
     "numpy.random.default_rng(seed).permutation(len(names))[:floor(fraction*len(names)+0.5)]); "
     "image: PIL convert('RGB'), resize((size, size), BILINEAR); trimap: resize NEAREST; "
-    "mask: trimap == 1 (pet) or trimap in {1, 3} (pet+border); unusable pairs skipped")
+    "mask: trimap == 1 (pet) or trimap in {1, 3} (pet+border); unusable pairs skipped"
+)
 
 
 def select(names: list[str], fraction: float, seed: int) -> list[str]:
@@ -75,32 +77,45 @@ class Built:
     found: dict = field(default_factory=dict)  # images, trimaps, selected
 
 
-def build(source: Source, size: int = 64, fraction: float = 0.1, seed: int = 0, mask: str = "pet",
-          workers: int | None = None, chunk: int = CHUNK) -> Built:
+def build(
+    source: Source,
+    size: int = 64,
+    fraction: float = 0.1,
+    seed: int = 0,
+    mask: str = "pet",
+    workers: int | None = None,
+    chunk: int = CHUNK,
+) -> Built:
     """Decode the recipe's subset of `source` into arrays; never stops on a bad pair."""
     catalog = Catalog.open(source)
     try:
         names = catalog.names()
         selected = select(names, fraction, seed)
-        images, masks, outcome = decode_all(catalog.items(selected), selected, size, mask,
-                                             workers or usable_cores(), chunk)
+        images, masks, outcome = decode_all(
+            catalog.items(selected), selected, size, mask, workers or usable_cores(), chunk
+        )
     finally:
         catalog.close()
     kept = [n for n in selected if outcome[n][0]]
     if not kept:
-        raise DataError(f"{source.images}: none of the {len(selected)} selected pairs could be used "
-                        f"(first: {selected[0]}: {outcome[selected[0]][1]})")
+        raise DataError(
+            f"{source.images}: none of the {len(selected)} selected pairs could be used "
+            f"(first: {selected[0]}: {outcome[selected[0]][1]})"
+        )
     for j, i in enumerate(i for i, n in enumerate(selected) if outcome[n][0]):
         if i != j:  # close the gaps left by skipped pairs, in place
             images[j], masks[j] = images[i], masks[i]
     return Built(
-        images=images[:len(kept)],
-        masks=masks[:len(kept)],
+        images=images[: len(kept)],
+        masks=masks[: len(kept)],
         names=kept,
         skipped=[{"name": n, "reason": outcome[n][1]} for n in selected if not outcome[n][0]],
         converted=[{"name": n, "from": outcome[n][1]} for n in kept if outcome[n][1]],
-        found={"images_found": len(names), "trimaps_found": len(catalog.trimaps),
-               "selected": len(selected)},
+        found={
+            "images_found": len(names),
+            "trimaps_found": len(catalog.trimaps),
+            "selected": len(selected),
+        },
     )
 
 
@@ -113,8 +128,14 @@ def _array_sha256(array: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def write(built: Built, out: Path, source: Source, options: dict, seconds: float,
-          command: list[str] | None = None) -> dict:
+def write(
+    built: Built,
+    out: Path,
+    source: Source,
+    options: dict,
+    seconds: float,
+    command: list[str] | None = None,
+) -> dict:
     """Write OUT.npz atomically and its sidecar OUT.json; return the sidecar."""
     from unetexp import __version__
     from unetexp.data.download import sha256_file
@@ -158,8 +179,10 @@ def write(built: Built, out: Path, source: Source, options: dict, seconds: float
             "path": str(out),
             "bytes": out.stat().st_size,
             "sha256": sha256_file(out),
-            "arrays": {k: {"shape": list(v.shape), "dtype": v.dtype.str, "sha256": _array_sha256(v)}
-                       for k, v in arrays.items()},
+            "arrays": {
+                k: {"shape": list(v.shape), "dtype": v.dtype.str, "sha256": _array_sha256(v)}
+                for k, v in arrays.items()
+            },
         },
         "seconds": round(seconds, 2),
     }
@@ -171,8 +194,16 @@ def sidecar_path(out: Path) -> Path:
     return Path(out).with_suffix(".json")
 
 
-def prepare(source: Source, out: Path, size: int = 64, fraction: float = 0.1, seed: int = 0,
-            mask: str = "pet", workers: int | None = None, command: list[str] | None = None) -> dict:
+def prepare(
+    source: Source,
+    out: Path,
+    size: int = 64,
+    fraction: float = 0.1,
+    seed: int = 0,
+    mask: str = "pet",
+    workers: int | None = None,
+    command: list[str] | None = None,
+) -> dict:
     """Build and write; return the sidecar."""
     start = time.monotonic()
     built = build(source, size, fraction, seed, mask, workers)

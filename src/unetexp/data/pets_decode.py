@@ -1,5 +1,6 @@
 """Decoding the Oxford-IIIT Pet pairs into arrays, in a process pool for more than a few
 dozen pairs (each worker decodes a chunk: image to RGB, bilinear resize; trimap nearest, mask)."""
+
 from __future__ import annotations
 
 import io
@@ -46,7 +47,9 @@ def decode_pair(image: bytes | str, trimap: bytes | str | None, size: int, mask:
     if not np.isin(found, (1, 2, 3)).all():
         return f"trimap values {found[:6].tolist()} are not 1 (pet), 2 (background), 3 (border)"
     small = np.asarray(rgb.resize((size, size), Image.BILINEAR), dtype=np.uint8)
-    labels = np.asarray(Image.fromarray(values.astype(np.uint8)).resize((size, size), Image.NEAREST))
+    labels = np.asarray(
+        Image.fromarray(values.astype(np.uint8)).resize((size, size), Image.NEAREST)
+    )
     binary = (labels == 1) if mask == "pet" else np.isin(labels, (1, 3))
     return small, binary.astype(np.uint8), converted
 
@@ -78,6 +81,7 @@ def decode_all(items, selected: list[str], size: int, mask: str, workers: int, c
         for name, image, trimap in items:
             store(name, decode_pair(image, trimap, size, mask))
     else:
+
         def collect(done):
             for future in done:
                 for name, result in future.result():

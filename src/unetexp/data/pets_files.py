@@ -1,5 +1,6 @@
 """Where the official Oxford-IIIT Pet files are (an extracted folder, or the two archives)
 and what they hold: NAME -> image and trimap, read from the folder or straight from the tars."""
+
 from __future__ import annotations
 
 import tarfile
@@ -47,16 +48,20 @@ def find_source(paths: list[str | Path]) -> Source:
     if len(paths) == 1 and paths[0].is_dir():
         source = _source_in(paths[0])
         if source is None:
-            raise DataError(f"{paths[0]}: no Oxford-IIIT Pet files there: expected images/*.jpg and "
-                            f"annotations/trimaps/*.png, or {' and '.join(ARCHIVE_NAMES)}")
+            raise DataError(
+                f"{paths[0]}: no Oxford-IIIT Pet files there: expected images/*.jpg and "
+                f"annotations/trimaps/*.png, or {' and '.join(ARCHIVE_NAMES)}"
+            )
         return source
     if len(paths) == 2 and all(p.is_file() for p in paths):
         annotations = [p for p in paths if p.name.startswith("annotations")]
         if len(annotations) == 1:
             images = paths[1 - paths.index(annotations[0])]
             return Source("archives", images, annotations[0])
-    raise DataError(f"--source {' '.join(map(str, paths))}: give one folder, or the two archives "
-                    f"{' and '.join(ARCHIVE_NAMES)}")
+    raise DataError(
+        f"--source {' '.join(map(str, paths))}: give one folder, or the two archives "
+        f"{' and '.join(ARCHIVE_NAMES)}"
+    )
 
 
 def source_in_root(root: Path) -> Source | None:
@@ -64,15 +69,15 @@ def source_in_root(root: Path) -> Source | None:
     return _source_in(Path(root)) if Path(root).is_dir() else None
 
 
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
 def _wanted(member_path: str, folder: str, suffix: str) -> str | None:
     """NAME when member_path is <...>/folder/NAME.suffix (no macOS ._ companions), else None."""
     path = PurePosixPath(member_path)
-    if len(path.parts) >= 2 and path.parts[-2] == folder and path.suffix.lower() == suffix \
-            and not path.name.startswith("._"):
+    if (
+        len(path.parts) >= 2
+        and path.parts[-2] == folder
+        and path.suffix.lower() == suffix
+        and not path.name.startswith("._")
+    ):
         return path.stem
     return None
 
@@ -87,14 +92,21 @@ def _open_tar(path: Path) -> tarfile.TarFile:
 def _tar_members(archive: tarfile.TarFile, path: Path, folder: str, suffix: str) -> dict:
     """NAME -> TarInfo of the archive's <...>/folder/NAME.suffix files (one pass over it)."""
     try:
-        return {name: m for m in archive.getmembers()
-                if m.isfile() and (name := _wanted(m.name, folder, suffix)) is not None}
+        return {
+            name: m
+            for m in archive.getmembers()
+            if m.isfile() and (name := _wanted(m.name, folder, suffix)) is not None
+        }
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DataError(f"{path}: archive is damaged ({one_line(exc)}); download it again") from None
+        raise DataError(
+            f"{path}: archive is damaged ({one_line(exc)}); download it again"
+        ) from None
 
 
 def _folder_files(folder: Path, kind: str, suffix: str) -> dict:
-    return {name: p for p in folder.iterdir() if (name := _wanted(f"{kind}/{p.name}", kind, suffix))}
+    return {
+        name: p for p in folder.iterdir() if (name := _wanted(f"{kind}/{p.name}", kind, suffix))
+    }
 
 
 @dataclass
@@ -107,10 +119,13 @@ class Catalog:
     archives: tuple = ()  # open TarFiles (images, trimaps), closed by close()
 
     @classmethod
-    def open(cls, source: Source) -> "Catalog":
+    def open(cls, source: Source) -> Catalog:
         if source.kind == "folder":
-            catalog = cls(source, _folder_files(source.images, "images", ".jpg"),
-                          _folder_files(source.trimaps, "trimaps", ".png"))
+            catalog = cls(
+                source,
+                _folder_files(source.images, "images", ".jpg"),
+                _folder_files(source.trimaps, "trimaps", ".png"),
+            )
         else:
             images = _open_tar(source.images)
             try:
@@ -143,7 +158,9 @@ class Catalog:
         images, trimaps = self.archives
         # trimaps are small: read the selected ones first; both archives in archive order, as
         # seeking back in a gzip stream means decompressing it again from the start
-        with_trimap = sorted((n for n in selected if n in self.trimaps), key=lambda n: self.trimaps[n].offset)
+        with_trimap = sorted(
+            (n for n in selected if n in self.trimaps), key=lambda n: self.trimaps[n].offset
+        )
         trimap_bytes = {n: trimaps.extractfile(self.trimaps[n]).read() for n in with_trimap}
         for name in sorted(selected, key=lambda n: self.images[n].offset):
             yield name, images.extractfile(self.images[name]).read(), trimap_bytes.get(name)
@@ -151,5 +168,3 @@ class Catalog:
     def close(self) -> None:
         for archive in self.archives:
             archive.close()
-
-

@@ -3,6 +3,7 @@
 On a terminal the line is redrawn in place; in a log (not a tty) it prints a line every 10 %
 of a long job (one line at the end of a short one) so that CI and Hydra job logs stay short.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,7 +17,9 @@ def _megabytes(n: float) -> str:
 
 
 class Progress:
-    def __init__(self, label: str, total: int | None, unit: str = "", initial: int = 0, stream=None):
+    def __init__(
+        self, label: str, total: int | None, unit: str = "", initial: int = 0, stream=None
+    ):
         self.label, self.total, self.unit = label, total, unit
         self.stream = stream or sys.stderr
         self.done = self.initial = initial  # initial: bytes already there when a download resumes

@@ -1,5 +1,6 @@
 """The image side of the data a config names, read from the file's header without loading
 its arrays: a sweep checks every job's depth against it before the first job trains."""
+
 from __future__ import annotations
 
 import zipfile
@@ -15,7 +16,9 @@ STUDY_SIDE = 64  # data=pets builds the study's 64x64 file on first use
 
 def _npy_shape(handle) -> tuple[int, ...]:
     major, _ = np.lib.format.read_magic(handle)
-    read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    read = (
+        np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    )
     return read(handle)[0]
 
 

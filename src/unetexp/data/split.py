@@ -1,4 +1,5 @@
 """The seeded train / validation / test split (stratified by breed on request)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,17 +24,23 @@ class Splits:
         return {"n_train": len(self.x_train), "n_val": len(self.x_val), "n_test": len(self.x_test)}
 
 
-
-def split(dataset: Dataset, test_fraction: float, val_fraction: float, seed: int,
-          stratify: str | None = None) -> Splits:
+def split(
+    dataset: Dataset,
+    test_fraction: float,
+    val_fraction: float,
+    seed: int,
+    stratify: str | None = None,
+) -> Splits:
     """Seeded train/test split; validation is the test split unless val_fraction > 0.
 
     stratify="breed" keeps each breed's share the same in every split (needs `dataset.breed`)."""
     labels = None
     if stratify == "breed":
         if dataset.breed is None:
-            raise DataError(f"{dataset.source}: data.stratify=breed needs a `breed` array in the "
-                            f"data file (files from `unetexp data prepare` have one)")
+            raise DataError(
+                f"{dataset.source}: data.stratify=breed needs a `breed` array in the "
+                f"data file (files from `unetexp data prepare` have one)"
+            )
         labels = dataset.breed
     index = np.arange(len(dataset.images))
     train, test = _split_index(index, test_fraction, seed, labels, dataset.source)
@@ -41,8 +48,9 @@ def split(dataset: Dataset, test_fraction: float, val_fraction: float, seed: int
     x_test, y_test = x[test], y[test]
     if val_fraction <= 0:
         return Splits(x[train], y[train], x_test, y_test, x_test, y_test, separate_val=False)
-    train, val = _split_index(train, val_fraction, seed, None if labels is None else labels[train],
-                              dataset.source)
+    train, val = _split_index(
+        train, val_fraction, seed, None if labels is None else labels[train], dataset.source
+    )
     return Splits(x[train], y[train], x[val], y[val], x_test, y_test, separate_val=True)
 
 
@@ -54,9 +62,10 @@ def _split_index(index: np.ndarray, fraction: float, seed: int, labels, source: 
     except ValueError as exc:
         if labels is None:
             raise
-        counts = dict(zip(*np.unique(labels, return_counts=True)))
+        counts = dict(zip(*np.unique(labels, return_counts=True), strict=False))
         rare = min(counts, key=counts.get)
-        raise DataError(f"{source}: data.stratify=breed cannot split {len(index)} images of "
-                        f"{len(counts)} breeds (smallest: {rare}, {counts[rare]} images): "
-                        f"{one_line(exc)}") from None
-
+        raise DataError(
+            f"{source}: data.stratify=breed cannot split {len(index)} images of "
+            f"{len(counts)} breeds (smallest: {rare}, {counts[rare]} images): "
+            f"{one_line(exc)}"
+        ) from None

@@ -3,6 +3,7 @@ oxford_pets_64_red.npz is missing, it is built once from the official archives i
 root, downloaded there first (progress shown, resumable, checksummed) unless
 data.download=false. No TensorFlow here.
 """
+
 from __future__ import annotations
 
 import sys
@@ -38,7 +39,8 @@ def _build(root: Path, out: Path, download: bool) -> None:
             f"it. Build it with `unetexp data prepare --source DIR` (the official images.tar.gz "
             f"and annotations.tar.gz, or their folder) or `--download`, put those two archives in "
             f"{root}, or set data.download=true; or set UNETEXP_DATA_DIR to the folder that holds "
-            f"{PETS_FILE}; or train on data=synthetic, or data=npz data.path=FILE.npz")
+            f"{PETS_FILE}; or train on data=synthetic, or data=npz data.path=FILE.npz"
+        )
     if source is None:  # the transfer shows its progress once connected: offline is one line
         try:
             source = Source("archives", *(fetch(name, root) for name in ARCHIVE_NAMES))
@@ -46,9 +48,14 @@ def _build(root: Path, out: Path, download: bool) -> None:
             raise DataError(
                 f"{out}: the study's dataset is not there and its download failed ({exc}). "
                 f"Train on data=synthetic, or on a file of yours with data=npz data.path=FILE.npz "
-                f"(or set UNETEXP_DATA_DIR to the folder that holds {PETS_FILE})") from None
-    print(f"unetexp: {out.name} not found: building it once from {source.images.parent} with the "
-          f"study's recipe (size 64, fraction 0.1, seed 0, mask pet)", file=sys.stderr, flush=True)
+                f"(or set UNETEXP_DATA_DIR to the folder that holds {PETS_FILE})"
+            ) from None
+    print(
+        f"unetexp: {out.name} not found: building it once from {source.images.parent} with the "
+        f"study's recipe (size 64, fraction 0.1, seed 0, mask pet)",
+        file=sys.stderr,
+        flush=True,
+    )
     sidecar = prepare(source, out, **STUDY, command=["data=pets (first run)"])
     print_summary(sidecar, out, stream=sys.stderr)
 
@@ -56,18 +63,28 @@ def _build(root: Path, out: Path, download: bool) -> None:
 def print_summary(sidecar: dict, out: Path, stream=sys.stdout) -> None:
     """What was built, what was skipped and why, and how to train on it."""
     counts, options = sidecar["counts"], sidecar["options"]
-    print(f"wrote {out}: {counts['written']} pairs of {options['size']}x{options['size']} "
-          f"(mask {options['mask']}; {counts['cats']} cats, {counts['dogs']} dogs, "
-          f"{counts['breeds']} breeds) from {counts['selected']} selected of "
-          f"{counts['images_found']} images, in {sidecar['seconds']:.1f}s", file=stream)
+    print(
+        f"wrote {out}: {counts['written']} pairs of {options['size']}x{options['size']} "
+        f"(mask {options['mask']}; {counts['cats']} cats, {counts['dogs']} dogs, "
+        f"{counts['breeds']} breeds) from {counts['selected']} selected of "
+        f"{counts['images_found']} images, in {sidecar['seconds']:.1f}s",
+        file=stream,
+    )
     if sidecar["skipped"]:
         print(f"skipped {counts['skipped']}:", file=stream)
         for skip in sidecar["skipped"][:SHOWN_SKIPS]:
             print(f"  {skip['name']}: {skip['reason']}", file=stream)
         if counts["skipped"] > SHOWN_SKIPS:
-            print(f"  ... and {counts['skipped'] - SHOWN_SKIPS} more (all in the sidecar)", file=stream)
+            print(
+                f"  ... and {counts['skipped'] - SHOWN_SKIPS} more (all in the sidecar)",
+                file=stream,
+            )
     if sidecar["converted"]:
         modes = Counter(item["from"] for item in sidecar["converted"])
-        print(f"converted to RGB: {counts['converted']} ("
-              + ", ".join(f"{k}: {v}" for k, v in sorted(modes.items())) + ")", file=stream)
+        print(
+            f"converted to RGB: {counts['converted']} ("
+            + ", ".join(f"{k}: {v}" for k, v in sorted(modes.items()))
+            + ")",
+            file=stream,
+        )
     print(f"sidecar: {Path(out).with_suffix('.json')}", file=stream)

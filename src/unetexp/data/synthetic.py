@@ -1,4 +1,5 @@
 """Learnable synthetic scenes for tests, demos and offline first runs (data=synthetic)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,9 @@ def make_synthetic(count: int, size: int, seed: int = 1234) -> tuple[np.ndarray,
         return (np.abs(yy - cy) <= ry * 0.8) & (np.abs(xx - cx) <= rx * 0.8)
 
     def warm():
-        return rng.uniform(0.5, 0.95) * np.array([1.0, rng.uniform(0.4, 0.85), rng.uniform(0.1, 0.5)])
+        return rng.uniform(0.5, 0.95) * np.array(
+            [1.0, rng.uniform(0.4, 0.85), rng.uniform(0.1, 0.5)]
+        )
 
     for i in range(count):
         angle, freq = rng.uniform(0, np.pi), rng.uniform(5, 14)

@@ -1,5 +1,6 @@
 """The pictures a job run logs besides its config and report (the model is an MLflow model:
 `tracking.model`)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,9 +18,17 @@ def write_run_files(splits, result, folder: Path, name: str = "") -> dict[str, P
     val_label = "validation" if splits.separate_val else "validation (= test split)"
     return {
         LEARNING_CURVES: plots.learning_curves(
-            result.history, folder / LEARNING_CURVES, title=f"{name}: learning curves",
-            best_epoch=result.best_epoch, val_label=val_label),
+            result.history,
+            folder / LEARNING_CURVES,
+            title=f"{name}: learning curves",
+            best_epoch=result.best_epoch,
+            val_label=val_label,
+        ),
         PREDICTIONS: plots.prediction_grid(
-            splits.x_test, splits.y_test, result.probabilities, folder / PREDICTIONS,
-            title=f"{name}: test predictions"),
+            splits.x_test,
+            splits.y_test,
+            result.probabilities,
+            folder / PREDICTIONS,
+            title=f"{name}: test predictions",
+        ),
     }

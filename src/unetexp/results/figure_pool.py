@@ -6,20 +6,22 @@ another core while the caller reads and aggregates the runs. With one usable cor
 figures are drawn here, as before. Spawned, not forked: the caller may hold threads
 (TensorFlow in a test process), which a fork would copy half-locked.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from unetexp.host import usable_cores
 
 
 def _load_matplotlib() -> None:
-    from unetexp.results import plots  # noqa: F401  (imports numpy; matplotlib comes next)
     import matplotlib
 
+    from unetexp.results import plots  # noqa: F401  (imports numpy; matplotlib comes next)
+
     matplotlib.use("Agg")
-    import matplotlib.figure  # noqa: F401
     import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
 
 
 class FigurePool:
@@ -30,7 +32,7 @@ class FigurePool:
         self._pool = None
         self._pending: list = []
 
-    def __enter__(self) -> "FigurePool":
+    def __enter__(self) -> FigurePool:
         if usable_cores() > 1:
             import multiprocessing
 

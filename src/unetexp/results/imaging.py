@@ -1,4 +1,5 @@
 """Image helpers shared by the run artifacts and `unetexp predict`: numpy and Pillow only."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,13 @@ def edges(mask: np.ndarray) -> np.ndarray:
     """The mask's boundary pixels (mask minus its 4-neighbour erosion)."""
     mask = np.asarray(mask, bool)
     padded = np.pad(mask, 1, mode="edge")
-    eroded = (padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1]
-              & padded[1:-1, :-2] & padded[1:-1, 2:])
+    eroded = (
+        padded[1:-1, 1:-1]
+        & padded[:-2, 1:-1]
+        & padded[2:, 1:-1]
+        & padded[1:-1, :-2]
+        & padded[1:-1, 2:]
+    )
     return mask & ~eroded
 
 
@@ -27,13 +33,22 @@ def _grow(pixels: np.ndarray, steps: int) -> np.ndarray:
     """4-neighbour dilation, `steps` times."""
     for _ in range(steps):
         padded = np.pad(pixels, 1)
-        pixels = (padded[1:-1, 1:-1] | padded[:-2, 1:-1] | padded[2:, 1:-1]
-                  | padded[1:-1, :-2] | padded[1:-1, 2:])
+        pixels = (
+            padded[1:-1, 1:-1]
+            | padded[:-2, 1:-1]
+            | padded[2:, 1:-1]
+            | padded[1:-1, :-2]
+            | padded[1:-1, 2:]
+        )
     return pixels
 
 
-def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.45,
-            colour: tuple[int, int, int] = OVERLAY_COLOUR) -> np.ndarray:
+def overlay(
+    image: np.ndarray,
+    mask: np.ndarray,
+    alpha: float = 0.45,
+    colour: tuple[int, int, int] = OVERLAY_COLOUR,
+) -> np.ndarray:
     """The image with the mask tinted in `colour` and its outline drawn solid (uint8 RGB);
     the outline is 1 pixel wide on a 64x64 image and grows with larger ones."""
     out = to_uint8(image).astype(np.float32)

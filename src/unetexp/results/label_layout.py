@@ -4,6 +4,7 @@ Why: configs of one sweep often sit on top of each other (the three losses of ta
 same parameter count), so a fixed offset piles their labels up. Each label tries positions
 around its point, nearest first, and keeps the first whose box (measured by the renderer) is
 free and inside the axes."""
+
 from __future__ import annotations
 
 import math
@@ -41,24 +42,50 @@ def place_labels(ax, xs, ys, labels, renderer, yerr=None, fontsize: float = 7) -
     (boxes are in display pixels; each label is measured once)."""
     inside = ax.get_window_extent(renderer)
     pixels_per_point = ax.figure.dpi / 72
-    points = ax.transData.transform(list(zip(xs, ys)))
-    low = ax.transData.transform([(x, y - e) for x, y, e in zip(xs, ys, yerr or [0] * len(xs))])[:, 1]
-    high = ax.transData.transform([(x, y + e) for x, y, e in zip(xs, ys, yerr or [0] * len(xs))])[:, 1]
-    taken = [(px - MARKER_HALF_WIDTH, min(py, bottom) - MARKER_HALF_WIDTH,
-              px + MARKER_HALF_WIDTH, max(py, top) + MARKER_HALF_WIDTH)
-             for (px, py), bottom, top in zip(points, low, high)]
+    points = ax.transData.transform(list(zip(xs, ys, strict=False)))
+    low = ax.transData.transform(
+        [(x, y - e) for x, y, e in zip(xs, ys, yerr or [0] * len(xs), strict=False)]
+    )[:, 1]
+    high = ax.transData.transform(
+        [(x, y + e) for x, y, e in zip(xs, ys, yerr or [0] * len(xs), strict=False)]
+    )[:, 1]
+    taken = [
+        (
+            px - MARKER_HALF_WIDTH,
+            min(py, bottom) - MARKER_HALF_WIDTH,
+            px + MARKER_HALF_WIDTH,
+            max(py, top) + MARKER_HALF_WIDTH,
+        )
+        for (px, py), bottom, top in zip(points, low, high, strict=False)
+    ]
     placed = []
-    for (x, y), (px, py), label in zip(zip(xs, ys), points, labels):
+    for (x, y), (px, py), label in zip(zip(xs, ys, strict=False), points, labels, strict=False):
         probe = ax.annotate(label, (x, y), fontsize=fontsize)
         size = probe.get_window_extent(renderer)
         probe.remove()
         for dx, dy in _offsets():
-            box = _box(px, py, dx * pixels_per_point, dy * pixels_per_point, size.width, size.height)
-            fits = inside.x0 <= box[0] and box[2] <= inside.x1 and inside.y0 <= box[1] and box[3] <= inside.y1
+            box = _box(
+                px, py, dx * pixels_per_point, dy * pixels_per_point, size.width, size.height
+            )
+            fits = (
+                inside.x0 <= box[0]
+                and box[2] <= inside.x1
+                and inside.y0 <= box[1]
+                and box[3] <= inside.y1
+            )
             if fits and not any(_overlap(box, other) for other in taken):
                 taken.append(box)
-                placed.append(ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points",
-                                          fontsize=fontsize, annotation_clip=False, **_alignment(dx, dy)))
+                placed.append(
+                    ax.annotate(
+                        label,
+                        (x, y),
+                        xytext=(dx, dy),
+                        textcoords="offset points",
+                        fontsize=fontsize,
+                        annotation_clip=False,
+                        **_alignment(dx, dy),
+                    )
+                )
                 break  # no free place at all: the point stays unlabelled, the legend still names it
     return placed
 

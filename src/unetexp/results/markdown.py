@@ -1,4 +1,5 @@
 """DataFrames as Markdown tables (pandas' own to_markdown needs tabulate)."""
+
 from __future__ import annotations
 
 import math
@@ -23,6 +24,7 @@ def cell(value, digits: int = 4) -> str:
 def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
     header = "| " + " | ".join(str(c) for c in df.columns) + " |"
     rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    body = ["| " + " | ".join(cell(v, digits) for v in row) + " |"
-            for row in df.itertuples(index=False)]
+    body = [
+        "| " + " | ".join(cell(v, digits) for v in row) + " |" for row in df.itertuples(index=False)
+    ]
     return "\n".join([header, rule, *body])

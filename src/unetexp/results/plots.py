@@ -3,6 +3,7 @@
 Matplotlib is imported inside the functions, with the Agg canvas (no display needed), so
 that commands which draw nothing never load it.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,25 +26,39 @@ def _figure(width: float, height: float, layout: str | None = "constrained"):
 PANELS = (("loss", "Loss"), ("accuracy", "Pixel accuracy"), ("dice", "Dice"))
 
 
-def learning_curves(history: dict[str, list[float]], path: str | Path, title: str = "",
-                    best_epoch: int | None = None, val_label: str = "validation") -> Path:
+def learning_curves(
+    history: dict[str, list[float]],
+    path: str | Path,
+    title: str = "",
+    best_epoch: int | None = None,
+    val_label: str = "validation",
+) -> Path:
     """Loss, pixel accuracy, Dice (train vs validation) and learning rate per epoch.
 
     `history` uses MLflow's epoch names (`train_loss`, `val_loss`, ..., `lr`; a deep-supervision
     model's `train_loss_total` is drawn dotted beside its full-resolution head's loss)."""
     fig = _figure(13, 3.4, layout=None)  # fixed margins: a constrained layout cost ~1 s a job
-    fig.subplots_adjust(left=0.045, right=0.99, bottom=0.15, top=0.82 if title else 0.9, wspace=0.28)
+    fig.subplots_adjust(
+        left=0.045, right=0.99, bottom=0.15, top=0.82 if title else 0.9, wspace=0.28
+    )
     axes = fig.subplots(1, 4)
     epochs = np.arange(1, len(history.get("train_loss", [])) + 1)
-    for ax, (key, name) in zip(axes, PANELS):
+    for ax, (key, name) in zip(axes, PANELS, strict=False):
         if f"train_{key}" in history:
             ax.plot(epochs, history[f"train_{key}"], "-", color="tab:blue", label="train")
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], "-", color="tab:orange", label=val_label)
         if key == "loss" and "train_loss_total" in history:
-            ax.plot(epochs, history["train_loss_total"], ":", color="tab:blue", label="train, all heads")
-            ax.plot(epochs, history["val_loss_total"], ":", color="tab:orange",
-                    label=f"{val_label}, all heads")
+            ax.plot(
+                epochs, history["train_loss_total"], ":", color="tab:blue", label="train, all heads"
+            )
+            ax.plot(
+                epochs,
+                history["val_loss_total"],
+                ":",
+                color="tab:orange",
+                label=f"{val_label}, all heads",
+            )
         ax.set_title(name)
     ax = axes[3]
     if "lr" in history:
@@ -57,8 +72,13 @@ def learning_curves(history: dict[str, list[float]], path: str | Path, title: st
     ax.set_title("Learning rate")
     for ax in axes:
         if best_epoch:
-            ax.axvline(best_epoch, color="grey", ls="--", lw=1,
-                       label=f"best epoch ({best_epoch})" if ax is axes[0] else None)
+            ax.axvline(
+                best_epoch,
+                color="grey",
+                ls="--",
+                lw=1,
+                label=f"best epoch ({best_epoch})" if ax is axes[0] else None,
+            )
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         if len(epochs) and len(epochs) <= 12:
@@ -89,12 +109,19 @@ def _mosaic(tiles: list[list[np.ndarray]], gap: int, title_gap: int) -> np.ndarr
     for r, row in enumerate(tiles):
         for c, tile in enumerate(row):
             top, left = r * (h + title_gap) + title_gap, c * (w + gap)
-            sheet[top:top + h, left:left + w] = tile
+            sheet[top : top + h, left : left + w] = tile
     return sheet
 
 
-def prediction_grid(images: np.ndarray, masks: np.ndarray, probabilities: np.ndarray,
-                    path: str | Path, n: int = 6, threshold: float = 0.5, title: str = "") -> Path:
+def prediction_grid(
+    images: np.ndarray,
+    masks: np.ndarray,
+    probabilities: np.ndarray,
+    path: str | Path,
+    n: int = 6,
+    threshold: float = 0.5,
+    title: str = "",
+) -> Path:
     """One row per test image: image | true mask | predicted mask (with its Dice) | overlay.
     Drawn as one picture in one axes (24 axes took about a second per job)."""
     n = min(n, len(images))
@@ -105,7 +132,9 @@ def prediction_grid(images: np.ndarray, masks: np.ndarray, probabilities: np.nda
         truth = np.asarray(masks[row]).reshape(h, w) > 0.5
         predicted = np.asarray(probabilities[row]).reshape(h, w) > threshold
         dices.append(_dice(truth.astype(np.float32), predicted.astype(np.float32)))
-        gray = [np.repeat((m * 255).astype(np.uint8)[..., None], 3, axis=2) for m in (truth, predicted)]
+        gray = [
+            np.repeat((m * 255).astype(np.uint8)[..., None], 3, axis=2) for m in (truth, predicted)
+        ]
         tiles.append([to_uint8(images[row]), *gray, overlay(images[row], predicted)])
     sheet = _mosaic(tiles, gap, title_gap)
     top = 0.4 if title else 0.0
@@ -119,8 +148,14 @@ def prediction_grid(images: np.ndarray, masks: np.ndarray, probabilities: np.nda
             if row and col != 2:
                 continue
             text = f"predicted (Dice {dices[row]:.2f})" if col == 2 else name
-            ax.text(col * (w + gap) + w / 2, row * (h + title_gap) + title_gap * 0.85, text,
-                    ha="center", va="bottom", fontsize=9)
+            ax.text(
+                col * (w + gap) + w / 2,
+                row * (h + title_gap) + title_gap * 0.85,
+                text,
+                ha="center",
+                va="bottom",
+                fontsize=9,
+            )
     if title:
         fig.suptitle(title, y=1.0 - 0.08 / fig.get_figheight(), va="top")
     fig.savefig(path)
@@ -145,7 +180,9 @@ def frozen_renderer(fig):
 
 def legend_below(fig, handles, labels, columns: int) -> None:
     """One legend for the whole figure, under the axes: it covers no point."""
-    fig.legend(handles, labels, loc="outside lower center", ncols=columns, fontsize=7, frameon=False)
+    fig.legend(
+        handles, labels, loc="outside lower center", ncols=columns, fontsize=7, frameon=False
+    )
 
 
 def table_figure_drawn(spec: dict):
@@ -157,7 +194,7 @@ def table_figure_drawn(spec: dict):
     floor_label."""
     fig, axes = _report_figure()
     x = list(range(len(spec["xticks"])))
-    for ax, panel in zip(axes, spec["panels"]):
+    for ax, panel in zip(axes, spec["panels"], strict=False):
         ax.errorbar(x, panel["mean"], yerr=panel["std"], fmt="o-", capsize=4, label=panel["label"])
         if panel["study"] is not None:
             ax.plot(x, panel["study"], "s--", color="tab:red", label="study (1 run)")
@@ -169,7 +206,7 @@ def table_figure_drawn(spec: dict):
         ax.grid(alpha=0.3)
     labelled = {}
     for ax in axes:  # every line of both panels, each label once
-        for handle, label in zip(*ax.get_legend_handles_labels()):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=False):
             labelled.setdefault(label, handle)
     legend_below(fig, list(labelled.values()), list(labelled), columns=2)
     fig.suptitle(spec["title"])
@@ -184,8 +221,13 @@ def table_figure(spec: dict, path: str | Path) -> Path:
 
 def _thousands(value: float, _position=None) -> str:
     """Parameter counts as 240k, 1.4M: short tick labels that do not run together."""
-    return f"{value / 1e6:.3g}M" if abs(value) >= 1e6 else f"{value / 1e3:.3g}k" if abs(value) >= 1e3 \
+    return (
+        f"{value / 1e6:.3g}M"
+        if abs(value) >= 1e6
+        else f"{value / 1e3:.3g}k"
+        if abs(value) >= 1e3
         else f"{value:.3g}"
+    )
 
 
 def _few_ticks(axis, values: list[float], formatter) -> None:
@@ -215,25 +257,44 @@ def cost_figure_drawn(points: list[dict]):
     fig, axes = _report_figure(3.4 + 0.17 * math.ceil((len(points) + 1) / columns))
     accuracy = [p["accuracy"] for p in points]
     numbers = [str(i) for i in range(1, len(points) + 1)]
-    panels = ((axes[0], "n_params", "trainable parameters", _thousands),
-              (axes[1], "time", "training time (s)", lambda v, _p=None: f"{v:g}"))
+    panels = (
+        (axes[0], "n_params", "trainable parameters", _thousands),
+        (axes[1], "time", "training time (s)", lambda v, _p=None: f"{v:g}"),
+    )
     for ax, key, xlabel, formatter in panels:
         xs = [p[key] for p in points]
-        bars = ax.errorbar(xs, accuracy, yerr=[p["accuracy_std"] for p in points],
-                           xerr=[p["time_std"] for p in points] if key == "time" else None, fmt="o", capsize=3)
+        bars = ax.errorbar(
+            xs,
+            accuracy,
+            yerr=[p["accuracy_std"] for p in points],
+            xerr=[p["time_std"] for p in points] if key == "time" else None,
+            fmt="o",
+            capsize=3,
+        )
         _few_ticks(ax.xaxis, xs, formatter)
         ax.margins(x=0.12, y=0.2)  # room for the numbers inside the border
         ax.set_xlabel(xlabel)
         ax.set_ylabel("pixel accuracy")
         ax.grid(alpha=0.3, which="major")
     blank = Rectangle((0, 0), 0, 0, visible=False)
-    legend_below(fig, [bars] + [blank] * len(points),
-                 ["mean +- std over seeds"] + [f"{n}: {p['label']}" for n, p in zip(numbers, points)], columns)
+    legend_below(
+        fig,
+        [bars] + [blank] * len(points),
+        ["mean +- std over seeds"]
+        + [f"{n}: {p['label']}" for n, p in zip(numbers, points, strict=False)],
+        columns,
+    )
     fig.suptitle("Accuracy vs cost")
     renderer = frozen_renderer(fig)
     for ax, key, _, _ in panels:
-        place_labels(ax, [p[key] for p in points], accuracy, numbers, renderer,
-                     yerr=[p["accuracy_std"] for p in points])
+        place_labels(
+            ax,
+            [p[key] for p in points],
+            accuracy,
+            numbers,
+            renderer,
+            yerr=[p["accuracy_std"] for p in points],
+        )
     return fig
 
 

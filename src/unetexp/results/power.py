@@ -1,6 +1,7 @@
 """How many seeds a conclusion needs, and whether it is decided: paired-t power (noncentral t),
 intervals, TOST-style equivalence and Holm's correction. scipy.special only (a third of
 scipy.stats' import time); no Hydra, no TensorFlow."""
+
 from __future__ import annotations
 
 import math
@@ -116,8 +117,18 @@ def verdict(significant: bool, equivalent: bool, diff: float, a: str, b: str) ->
     return "equivalent" if equivalent else "undecided"
 
 
-def assess(diff: float, sd: float, n: int, p_holm: float, family_size: int, a: str, b: str,
-           effect: float, alpha: float = 0.05, power: float = 0.8) -> dict:
+def assess(
+    diff: float,
+    sd: float,
+    n: int,
+    p_holm: float,
+    family_size: int,
+    a: str,
+    b: str,
+    effect: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> dict:
     """Power columns of one fixed-sample comparison of a family of `family_size`: its 95 %
     interval, the seeds per config needed for 80 % power at the family's Bonferroni level
     (Holm's first step, so never too few) for the observed difference and for `effect`, and
@@ -126,7 +137,11 @@ def assess(diff: float, sd: float, n: int, p_holm: float, family_size: int, a: s
     level = alpha / family_size
     half = half_width(sd, n, 0.025)
     equivalent = tost_p(diff, sd, n, effect) < level
-    return {"ci_low": diff - half, "ci_high": diff + half, "sd_diff": sd,
-            "seeds_for_diff": seeds_needed(diff, sd, level, power),
-            "seeds_for_effect": seeds_needed(effect, sd, level, power),
-            "verdict": verdict(p_holm < alpha, equivalent, diff, a, b)}
+    return {
+        "ci_low": diff - half,
+        "ci_high": diff + half,
+        "sd_diff": sd,
+        "seeds_for_diff": seeds_needed(diff, sd, level, power),
+        "seeds_for_effect": seeds_needed(effect, sd, level, power),
+        "verdict": verdict(p_holm < alpha, equivalent, diff, a, b),
+    }

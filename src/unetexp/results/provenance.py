@@ -1,6 +1,7 @@
 """Which data a figure comes from. Every job run records its data (data/identity.py); export
 carries it into every row, and report and compare print it above any table and refuse to pool
 runs of different data. No TensorFlow, no pandas at import time."""
+
 from __future__ import annotations
 
 from unetexp.errors import UnetexpError
@@ -35,18 +36,26 @@ def sources(df) -> list[tuple]:
         key = (row["data_source"], sha)
         found.setdefault(key, row.get("data_count"))
     hashed = {source for source, sha in found if sha}
-    return [(source, count, sha) for (source, sha), count in found.items() if sha or source not in hashed]
+    return [
+        (source, count, sha)
+        for (source, sha), count in found.items()
+        if sha or source not in hashed
+    ]
 
 
 def header(df, label: str = "data") -> list[str]:
     """Lines to print above a table of runs: the data, and a warning for synthetic data."""
     found = sources(df)
     if not found:
-        return [f"{label}: not recorded in this table (an export from before unetexp recorded its data)"]
+        return [
+            f"{label}: not recorded in this table (an export from before unetexp recorded its data)"
+        ]
     lines = [f"{label}: " + "; ".join(describe(*s) for s in found)]
     if any(is_synthetic(s[0]) for s in found):
-        lines.append(f"warning: {label} is synthetic (generated shapes, not photographs): "
-                     f"its figures are not comparable with the study's")
+        lines.append(
+            f"warning: {label} is synthetic (generated shapes, not photographs): "
+            f"its figures are not comparable with the study's"
+        )
     return lines
 
 
@@ -55,8 +64,10 @@ def require_one_source(df) -> None:
     found = sources(df)
     if len({(s[0], s[2]) for s in found}) > 1:
         listed = "; ".join(describe(*s) for s in found)
-        raise UnetexpError(f"these runs come from {len(found)} data sources ({listed}): "
-                           f"choose one with --data SHA256_PREFIX_OR_PATH")
+        raise UnetexpError(
+            f"these runs come from {len(found)} data sources ({listed}): "
+            f"choose one with --data SHA256_PREFIX_OR_PATH"
+        )
 
 
 def select(df, wanted: str | None):
@@ -64,8 +75,12 @@ def select(df, wanted: str | None):
     if not wanted:
         return df
     sha = df["data_sha256"].astype(str) if "data_sha256" in df.columns else ""
-    keep = sha.str.startswith(wanted) | df["data_source"].astype(str).str.contains(wanted, regex=False)
+    keep = sha.str.startswith(wanted) | df["data_source"].astype(str).str.contains(
+        wanted, regex=False
+    )
     if not keep.any():
-        raise UnetexpError(f"--data {wanted}: no run on such data (data: "
-                           f"{'; '.join(describe(*s) for s in sources(df))})")
+        raise UnetexpError(
+            f"--data {wanted}: no run on such data (data: "
+            f"{'; '.join(describe(*s) for s in sources(df))})"
+        )
     return df[keep]

@@ -1,6 +1,7 @@
 """What `unetexp report` writes: a sweep as the study printed it, plus mean +- std over
 seeds, floor baselines, significance of the study's conclusions and plots, as Markdown, HTML
 and PNG. Pandas; the figures are drawn by plots.py. No TensorFlow."""
+
 from __future__ import annotations
 
 import base64
@@ -15,10 +16,22 @@ from unetexp.results import plots, provenance
 from unetexp.results.figure_pool import FigurePool
 from unetexp.results.markdown import markdown_table
 from unetexp.results.runs import aggregate
-from unetexp.results.study import POWER_NOTE, Table, check_all_conclusions, reference, tables, tables_without
+from unetexp.results.study import (
+    POWER_NOTE,
+    Table,
+    check_all_conclusions,
+    reference,
+    tables,
+    tables_without,
+)
 
-LABELS = {"model.depth": "depth", "model.convs": "convs", "model.upsample": "upsampling",
-          "model.bottleneck": "bottleneck", "loss.name": "loss"}
+LABELS = {
+    "model.depth": "depth",
+    "model.convs": "convs",
+    "model.upsample": "upsampling",
+    "model.bottleneck": "bottleneck",
+    "loss.name": "loss",
+}
 
 
 def pm(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -> str:
@@ -37,11 +50,14 @@ def table_section(table: Table, agg: pd.DataFrame, study: pd.DataFrame) -> pd.Da
         if ours.empty:
             continue
         o = ours.iloc[0]
-        row = {LABELS[table.factor]: value, "time (s)": f"{o['train_time_s_mean']:.2f}",
-               "params": int(o["n_params_mean"]),
-               "accuracy % (ours)": pm(o["test_accuracy_mean"], o["test_accuracy_std"], o["n"]),
-               "accuracy % (study)": f"{ref['test_accuracy'].iloc[-1] * 100:.2f}" if len(ref) else "",
-               "dice % (ours)": pm(o["test_dice_mean"], o["test_dice_std"], o["n"])}
+        row = {
+            LABELS[table.factor]: value,
+            "time (s)": f"{o['train_time_s_mean']:.2f}",
+            "params": int(o["n_params_mean"]),
+            "accuracy % (ours)": pm(o["test_accuracy_mean"], o["test_accuracy_std"], o["n"]),
+            "accuracy % (study)": f"{ref['test_accuracy'].iloc[-1] * 100:.2f}" if len(ref) else "",
+            "dice % (ours)": pm(o["test_dice_mean"], o["test_dice_std"], o["n"]),
+        }
         if table.name == "loss":
             row["dice % (study)"] = f"{ref['test_dice'].iloc[-1] * 100:.2f}" if len(ref) else ""
         row["study time (s)"] = f"{ref['train_time_s'].iloc[-1]:.2f}" if len(ref) else ""
@@ -56,25 +72,52 @@ def table_spec(table: Table, agg: pd.DataFrame, study: pd.DataFrame, floors: dic
     low, high = int(sub["n"].min()), int(sub["n"].max())
     panels = []
     for metric, title, floor_key, floor_label in (
-            ("test_accuracy", "pixel accuracy", "floor_background_accuracy", "floor: predict all background"),
-            ("test_dice", "Dice", "floor_object_dice", "floor: predict all object")):
-        ref = [float(study[study[table.factor].astype(str) == str(v)][metric].mean()) if metric in study
-               else math.nan for v in values]
-        panels.append({"title": title, "mean": sub[f"{metric}_mean"].tolist(),
-                       "std": sub[f"{metric}_std"].fillna(0).tolist(),
-                       "label": f"unetexp, mean +- std (n={low if low == high else f'{low}..{high}'})",
-                       "study": None if all(math.isnan(r) for r in ref) else ref,
-                       "floor": floors.get(floor_key), "floor_label": floor_label})
-    return {"title": f"Table {tables().index(table) + 1} - {table.name}", "xlabel": LABELS[table.factor],
-            "xticks": [str(v) for v in values], "panels": panels}
+        (
+            "test_accuracy",
+            "pixel accuracy",
+            "floor_background_accuracy",
+            "floor: predict all background",
+        ),
+        ("test_dice", "Dice", "floor_object_dice", "floor: predict all object"),
+    ):
+        ref = [
+            float(study[study[table.factor].astype(str) == str(v)][metric].mean())
+            if metric in study
+            else math.nan
+            for v in values
+        ]
+        panels.append(
+            {
+                "title": title,
+                "mean": sub[f"{metric}_mean"].tolist(),
+                "std": sub[f"{metric}_std"].fillna(0).tolist(),
+                "label": f"unetexp, mean +- std (n={low if low == high else f'{low}..{high}'})",
+                "study": None if all(math.isnan(r) for r in ref) else ref,
+                "floor": floors.get(floor_key),
+                "floor_label": floor_label,
+            }
+        )
+    return {
+        "title": f"Table {tables().index(table) + 1} - {table.name}",
+        "xlabel": LABELS[table.factor],
+        "xticks": [str(v) for v in values],
+        "panels": panels,
+    }
 
 
 def cost_points(agg: pd.DataFrame) -> list[dict]:
     """What plots.cost_figure draws: one point per config of the sweep."""
-    return [{"label": config_label(row), "n_params": float(row["n_params_mean"]),
-             "time": float(row["train_time_s_mean"]), "time_std": _zero_nan(row["train_time_s_std"]),
-             "accuracy": float(row["test_accuracy_mean"]), "accuracy_std": _zero_nan(row["test_accuracy_std"])}
-            for _, row in agg.iterrows()]
+    return [
+        {
+            "label": config_label(row),
+            "n_params": float(row["n_params_mean"]),
+            "time": float(row["train_time_s_mean"]),
+            "time_std": _zero_nan(row["train_time_s_std"]),
+            "accuracy": float(row["test_accuracy_mean"]),
+            "accuracy_std": _zero_nan(row["test_accuracy_std"]),
+        }
+        for _, row in agg.iterrows()
+    ]
 
 
 def _zero_nan(value) -> float:
@@ -90,18 +133,29 @@ def header(runs: pd.DataFrame, parent_id: str | None) -> list[str]:
     """Where the figures come from: data, parent run, code, date."""
     from unetexp.tracking.job import git_commit
 
-    commits = sorted({str(c)[:10] for c in runs.get("git_commit", pd.Series(dtype=str)).dropna() if c})
+    commits = sorted(
+        {str(c)[:10] for c in runs.get("git_commit", pd.Series(dtype=str)).dropna() if c}
+    )
     now = datetime.now(timezone.utc)
-    return [*provenance.header(runs),
-            f"parent run: {parent_id}" if parent_id else
-            "parent run: none (every job run of the experiment)",
-            f"code: runs trained at git commit {', '.join(commits) or 'not recorded'}; this report "
-            f"made at {(git_commit() or 'no git checkout')[:10]}",
-            f"date: {now:%Y-%m-%d %H:%M} UTC"]
+    return [
+        *provenance.header(runs),
+        f"parent run: {parent_id}"
+        if parent_id
+        else "parent run: none (every job run of the experiment)",
+        f"code: runs trained at git commit {', '.join(commits) or 'not recorded'}; this report "
+        f"made at {(git_commit() or 'no git checkout')[:10]}",
+        f"date: {now:%Y-%m-%d %H:%M} UTC",
+    ]
 
 
-def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool,
-          parent_id: str | None = None, effect: float = 0.01) -> tuple[list, list[Path]]:
+def build(
+    runs: pd.DataFrame,
+    out: Path,
+    title: str,
+    figures: FigurePool,
+    parent_id: str | None = None,
+    effect: float = 0.01,
+) -> tuple[list, list[Path]]:
     """The report's sections, and its PNGs drawn into `out` through `figures` (which may draw
     them in another process): `write` them once the figures are done."""
     provenance.require_one_source(runs)
@@ -111,16 +165,30 @@ def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool,
     sections: list[tuple[str, object]] = [("h1", title)]
     sections += [("p", line) for line in header(runs, parent_id)]
     sections += [
-        ("p", f"{len(runs)} runs, {len(agg)} configs, seeds {sorted(runs['seed'].unique().tolist())}, "
-              f"{int(runs['train.epochs'].iloc[0])} epochs. Accuracy and Dice in percent on the "
-              f"test split; mean +- standard deviation over seeds. The study's numbers are single "
-              f"runs on its own machine and data split."),
+        (
+            "p",
+            f"{len(runs)} runs, {len(agg)} configs, seeds {sorted(runs['seed'].unique().tolist())}, "
+            f"{int(runs['train.epochs'].iloc[0])} epochs. Accuracy and Dice in percent on the "
+            f"test split; mean +- standard deviation over seeds. The study's numbers are single "
+            f"runs on its own machine and data split.",
+        ),
     ]
     if floors:
-        sections += [("h2", "Floor baselines (same test splits)"), ("table", pd.DataFrame([{
-            "all background: accuracy %": f"{floors.get('floor_background_accuracy', math.nan) * 100:.2f}",
-            "all object: accuracy %": f"{floors.get('floor_object_accuracy', math.nan) * 100:.2f}",
-            "all object: Dice %": f"{floors.get('floor_object_dice', math.nan) * 100:.2f}"}]))]
+        sections += [
+            ("h2", "Floor baselines (same test splits)"),
+            (
+                "table",
+                pd.DataFrame(
+                    [
+                        {
+                            "all background: accuracy %": f"{floors.get('floor_background_accuracy', math.nan) * 100:.2f}",
+                            "all object: accuracy %": f"{floors.get('floor_object_accuracy', math.nan) * 100:.2f}",
+                            "all object: Dice %": f"{floors.get('floor_object_dice', math.nan) * 100:.2f}",
+                        }
+                    ]
+                ),
+            ),
+        ]
     pngs = []
     for number, table in enumerate(tables(), start=1):
         selected = table.select(agg)
@@ -130,10 +198,18 @@ def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool,
         png = out / f"table{number}_{table.name}.png"
         figures.draw(plots.table_figure, table_spec(table, selected, study, floors), png)
         pngs.append(png)
-        sections += [("h2", f"Table {number} - {table.name}"), ("table", table_section(table, selected, study))]
+        sections += [
+            ("h2", f"Table {number} - {table.name}"),
+            ("table", table_section(table, selected, study)),
+        ]
         if table.name in tables_without("test_dice"):
-            sections.append(("p", "Note: the study printed no Dice for this table (only for table 5, "
-                                  "loss): the Dice column and the Dice panel show ours alone."))
+            sections.append(
+                (
+                    "p",
+                    "Note: the study printed no Dice for this table (only for table 5, "
+                    "loss): the Dice column and the Dice panel show ours alone.",
+                )
+            )
         sections.append(("img", png.name))
     if len(agg) > 1:
         png = out / "accuracy_vs_cost.png"
@@ -143,12 +219,18 @@ def build(runs: pd.DataFrame, out: Path, title: str, figures: FigurePool,
     if agg["n"].max() > 1:
         tests, notes = check_all_conclusions(runs, effect)
         if not tests.empty:
-            sections += [("h2", "Which of the study's conclusions hold (p < 0.05, Holm per table)"),
-                         ("p", "diff = mean(a) - mean(b); paired t-test by seed where both configs "
-                               "share seeds, Welch otherwise; `holds` = significant after Holm and "
-                               "in the study's direction (the sign of study_diff). "
-                               + POWER_NOTE.format(effect=effect)),
-                         ("table", tests), *(("p", f"Note: {note}") for note in notes)]
+            sections += [
+                ("h2", "Which of the study's conclusions hold (p < 0.05, Holm per table)"),
+                (
+                    "p",
+                    "diff = mean(a) - mean(b); paired t-test by seed where both configs "
+                    "share seeds, Welch otherwise; `holds` = significant after Holm and "
+                    "in the study's direction (the sign of study_diff). "
+                    + POWER_NOTE.format(effect=effect),
+                ),
+                ("table", tests),
+                *(("p", f"Note: {note}") for note in notes),
+            ]
     return sections, pngs
 
 
@@ -163,8 +245,15 @@ def write(sections, out: Path, title: str) -> list[Path]:
 def to_markdown(sections) -> str:
     parts = []
     for kind, content in sections:
-        parts.append({"h1": lambda c: f"# {c}", "h2": lambda c: f"## {c}", "p": str,
-                      "table": markdown_table, "img": lambda c: f"![{c}]({c})"}[kind](content))
+        parts.append(
+            {
+                "h1": lambda c: f"# {c}",
+                "h2": lambda c: f"## {c}",
+                "p": str,
+                "table": markdown_table,
+                "img": lambda c: f"![{c}]({c})",
+            }[kind](content)
+        )
     return "\n\n".join(parts) + "\n"
 
 
@@ -181,7 +270,11 @@ def to_html(sections, title: str, folder: Path) -> str:
             body.append(content.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4f}"))
         else:
             body.append(f'<img src="{data_uri(folder / content)}" alt="{html.escape(content)}">')
-    style = "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}" \
-            "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}"
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )

@@ -1,4 +1,5 @@
 """MLflow runs as pandas tables: one row per run, or one per config over seeds. No TensorFlow."""
+
 from __future__ import annotations
 
 import math
@@ -31,7 +32,9 @@ def all_runs(uri: str | None, experiment: str) -> list:
 
 def sweep_parents(runs: list, sweep: str) -> list:
     """Parent runs of every multirun of a sweep, oldest first."""
-    parents = [r for r in runs if r.data.tags.get("role") == "sweep" and r.data.tags.get("sweep") == sweep]
+    parents = [
+        r for r in runs if r.data.tags.get("role") == "sweep" and r.data.tags.get("sweep") == sweep
+    ]
     return sorted(parents, key=lambda r: r.info.start_time or 0)
 
 
@@ -48,13 +51,20 @@ def runs_of_sweep(runs: list, parent_run_id: str) -> list:
     if parent_run_id not in by_id:
         raise UnetexpError(f"no run {parent_run_id} in this experiment")
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_run_id]
-    reused = [by_id[v] for k, v in sorted(by_id[parent_run_id].data.tags.items())
-              if k.startswith("reused.") and v in by_id]
+    reused = [
+        by_id[v]
+        for k, v in sorted(by_id[parent_run_id].data.tags.items())
+        if k.startswith("reused.") and v in by_id
+    ]
     return children + reused
 
 
-def load_runs(uri: str | None = None, experiment: str = "unetexp", parent: str | None = None,
-              sweep: str | None = None) -> pd.DataFrame:
+def load_runs(
+    uri: str | None = None,
+    experiment: str = "unetexp",
+    parent: str | None = None,
+    sweep: str | None = None,
+) -> pd.DataFrame:
     """FINISHED job runs of an experiment, of one parent run, or of every parent tagged with a
     sweep name, as one row per run (latest run per config when a config was retrained)."""
     everything = all_runs(uri, experiment)
@@ -77,15 +87,25 @@ def load_runs(uri: str | None = None, experiment: str = "unetexp", parent: str |
 
 def _row(run) -> dict:
     params, metrics = run.data.params, run.data.metrics
-    row = {"run_id": run.info.run_id, "sweep": params.get("tracking.sweep", "None"),
-           "seed": params.get("seed"), "run_name": run.info.run_name,
-           "config_hash": run.data.tags.get("config_hash", ""), "git_commit": run.data.tags.get("git_commit", "")}
+    row = {
+        "run_id": run.info.run_id,
+        "sweep": params.get("tracking.sweep", "None"),
+        "seed": params.get("seed"),
+        "run_name": run.info.run_name,
+        "config_hash": run.data.tags.get("config_hash", ""),
+        "git_commit": run.data.tags.get("git_commit", ""),
+    }
     row.update({k: params.get(k) for k in FACTORS})
     row.update({k: metrics.get(k) for k in SUMMARY})
     row.update({k: v for k, v in metrics.items() if k.startswith(("test_", "floor_"))})
     tags = run.data.tags
-    row.update({"data_source": tags.get("data_source", ""), "data_sha256": tags.get("data_sha256", ""),
-                "data_count": tags.get("data_count") or _count_from_splits(params)})
+    row.update(
+        {
+            "data_source": tags.get("data_source", ""),
+            "data_sha256": tags.get("data_sha256", ""),
+            "data_count": tags.get("data_count") or _count_from_splits(params),
+        }
+    )
     return row
 
 
@@ -104,7 +124,14 @@ def order_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Typed columns in a stable order: ids, factors, summary, test metrics, floors, hashes."""
     df = df.copy()
     for column in df.columns:
-        if column not in ("run_id", "config_hash", "run_name", "data_sha256", "data_source", "git_commit"):
+        if column not in (
+            "run_id",
+            "config_hash",
+            "run_name",
+            "data_sha256",
+            "data_source",
+            "git_commit",
+        ):
             try:
                 df[column] = pd.to_numeric(df[column])
             except (ValueError, TypeError):
@@ -140,7 +167,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     factors = factor_columns(df)
     rows = []
     for key, group in df.groupby(factors, dropna=False, sort=True):
-        row = dict(zip(factors, key if isinstance(key, tuple) else (key,)))
+        row = dict(zip(factors, key if isinstance(key, tuple) else (key,), strict=False))
         row["sweep"] = ",".join(sorted({str(s) for s in group["sweep"]}))
         row["seeds"] = ",".join(str(s) for s in sorted(group["seed"]))
         for column in provenance.COLUMNS:
@@ -152,8 +179,11 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
             std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
             row[f"{metric}_mean"] = float(values.mean()) if len(values) else math.nan
             row[f"{metric}_std"] = std
-            row[f"{metric}_ci95"] = t_quantile(len(values)) * std / math.sqrt(len(values)) \
-                if len(values) > 1 else math.nan
+            row[f"{metric}_ci95"] = (
+                t_quantile(len(values)) * std / math.sqrt(len(values))
+                if len(values) > 1
+                else math.nan
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -1,6 +1,7 @@
 """A sweep's summary for its parent run, so that the parent's row in the runs table says what
 the sweep varied and what it found: params (the swept factors' values and the fixed ones),
 per config the mean and std over seeds of the test metrics, the best config."""
+
 from __future__ import annotations
 
 import re

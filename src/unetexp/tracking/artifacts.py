@@ -1,4 +1,5 @@
 """Files attached to a run after the fact (the report's pages and pictures on a sweep's parent)."""
+
 from __future__ import annotations
 
 from pathlib import Path

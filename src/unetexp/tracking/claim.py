@@ -1,13 +1,14 @@
 """A config is trained once, even by concurrent sweeps: under the store's lock a job either
 finds its config FINISHED (reuse), RUNNING in a live process of this host (wait for it), or
 nothing (create its run before the lock is released, so the next job sees it RUNNING)."""
+
 from __future__ import annotations
 
 import logging
 import os
 import socket
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from unetexp.host import alive
 from unetexp.tracking.store import client, connect, store_lock
@@ -19,20 +20,31 @@ WAIT_LIMIT_S = 7 * 24 * 3600.0  # a live owner's run that long RUNNING is not wa
 
 
 def _runs(mlflow_client, experiment_id: str, config_hash: str, status: str) -> list:
-    return mlflow_client.search_runs([experiment_id], filter_string=(
-        f"tags.config_hash = '{config_hash}' and attributes.status = '{status}'"),
-        max_results=1000)
+    return mlflow_client.search_runs(
+        [experiment_id],
+        filter_string=(f"tags.config_hash = '{config_hash}' and attributes.status = '{status}'"),
+        max_results=1000,
+    )
 
 
 def _live_owner(run) -> bool:
     """RUNNING in another live process of this host (other hosts' runs cannot be checked)."""
     tags = run.data.tags
-    return (tags.get("host") == socket.gethostname() and tags.get("pid") != str(os.getpid())
-            and alive(tags.get("host"), tags.get("pid")))
+    return (
+        tags.get("host") == socket.gethostname()
+        and tags.get("pid") != str(os.getpid())
+        and alive(tags.get("host"), tags.get("pid"))
+    )
 
 
-def claim(uri: str | None, experiment: str, config_hash: str | None, force: bool,
-          start: Callable[[str], None], label: str = "") -> str | None:
+def claim(
+    uri: str | None,
+    experiment: str,
+    config_hash: str | None,
+    force: bool,
+    start: Callable[[str], None],
+    label: str = "",
+) -> str | None:
     """The id of a FINISHED run of this config to reuse; else None, after `start(experiment_id)`
     created this process's run under the lock. A RUNNING run of a dead process of this host is
     closed as KILLED (`connect` does it); one of a live process is waited for."""
@@ -43,20 +55,28 @@ def claim(uri: str | None, experiment: str, config_hash: str | None, force: bool
         with store_lock(uri):
             live = []
             if config_hash and not force:  # RUNNING first: an owner may finish in between
-                live = [r for r in _runs(mlflow_client, experiment_id, config_hash, "RUNNING")
-                        if _live_owner(r)]
+                live = [
+                    r
+                    for r in _runs(mlflow_client, experiment_id, config_hash, "RUNNING")
+                    if _live_owner(r)
+                ]
                 done = _runs(mlflow_client, experiment_id, config_hash, "FINISHED")
                 if done:
                     return done[0].info.run_id
             if not live or time.monotonic() > deadline:
                 if waited_for:
-                    log.info("%srun %s ended without FINISHED: training this config", label,
-                             waited_for)
+                    log.info(
+                        "%srun %s ended without FINISHED: training this config", label, waited_for
+                    )
                 start(experiment_id)
                 return None
         if waited_for != live[0].info.run_id:
             waited_for = live[0].info.run_id
-            log.info("%swaiting for run %s (pid %s), which trains this config now", label,
-                     waited_for, live[0].data.tags.get("pid"))
+            log.info(
+                "%swaiting for run %s (pid %s), which trains this config now",
+                label,
+                waited_for,
+                live[0].data.tags.get("pid"),
+            )
         time.sleep(POLL_S)
         connect(uri, experiment)  # an owner that died meanwhile: its run is closed as KILLED

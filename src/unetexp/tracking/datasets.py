@@ -1,5 +1,6 @@
 """A job's data as an MLflow dataset input: the UI's Datasets column and filter, and
 `mlflow.search_runs`' `inputs`, name it, and two runs on different data differ by its digest."""
+
 from __future__ import annotations
 
 import warnings
@@ -23,12 +24,19 @@ def log_dataset(source: str, sha: str, images, masks, sizes: dict[str, int], see
     from mlflow.data.code_dataset_source import CodeDatasetSource
 
     name = dataset_name(source)
-    origin = (CodeDatasetSource({"unetexp.data": source}) if name == "synthetic"
-              else " + ".join(str(Path(p).resolve()) for p in source.split(" + ")))
+    origin = (
+        CodeDatasetSource({"unetexp.data": source})
+        if name == "synthetic"
+        else " + ".join(str(Path(p).resolve()) for p in source.split(" + "))
+    )
     with warnings.catch_warnings():  # MLflow registers its local source twice ("" and file:)
         warnings.filterwarnings("ignore", message="The specified dataset source can be")
-        dataset = mlflow.data.from_numpy(images, source=origin, targets=masks, name=name,
-                                         digest=sha[:DIGEST_CHARS])
+        dataset = mlflow.data.from_numpy(
+            images, source=origin, targets=masks, name=name, digest=sha[:DIGEST_CHARS]
+        )
     context = " ".join(f"{k[2:]}={v}" for k, v in sizes.items())  # train=531 val=59 test=148
-    mlflow.log_input(dataset, context=context,
-                     tags={"sha256": sha, "split_seed": str(seed), **{k: str(v) for k, v in sizes.items()}})
+    mlflow.log_input(
+        dataset,
+        context=context,
+        tags={"sha256": sha, "split_seed": str(seed), **{k: str(v) for k, v in sizes.items()}},
+    )

@@ -1,12 +1,14 @@
 """Hydra callback: a multirun is ONE MLflow parent run, its jobs nested children."""
+
 from __future__ import annotations
 
 import logging
+
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
-from unetexp.tracking import parent
 from unetexp.errors import UnetexpError, exit_with_error, first_line
+from unetexp.tracking import parent
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,9 @@ def summarise(uri: str | None, experiment: str, run_id: str) -> None:
     try:
         parent.log_summary(uri, run_id, *sweep_summary(uri, experiment, run_id))
     except Exception as exc:
-        log.warning("could not write the sweep's summary on parent run %s (%s)", run_id,
-                    first_line(exc))
+        log.warning(
+            "could not write the sweep's summary on parent run %s (%s)", run_id, first_line(exc)
+        )
 
 
 class MlflowSweepCallback(Callback):
@@ -54,20 +57,28 @@ class MlflowSweepCallback(Callback):
         overrides = list(config.hydra.overrides.task)
         sweep = config.tracking.get("sweep")
         try:
-            run_id = parent.start_sweep(config.tracking.uri, config.tracking.experiment,
-                                        f"{sweep or 'sweep'} {' '.join(overrides)}", sweep,
-                                        overrides, sweep_dir=str(config.hydra.sweep.dir))
+            run_id = parent.start_sweep(
+                config.tracking.uri,
+                config.tracking.experiment,
+                f"{sweep or 'sweep'} {' '.join(overrides)}",
+                sweep,
+                overrides,
+                sweep_dir=str(config.hydra.sweep.dir),
+            )
         except UnetexpError as exc:
             exit_with_error(exc)
         self.run_id = run_id
         OPEN_PARENTS[run_id] = config.tracking.uri
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if not launcher.endswith(".BasicLauncher") and not config.train.intra_op_threads:
-            log.warning("parallel jobs with train.intra_op_threads=0 each use every core: set "
-                        "it so that jobs x threads <= cores (docs/scaling.md)")
+            log.warning(
+                "parallel jobs with train.intra_op_threads=0 each use every core: set "
+                "it so that jobs x threads <= cores (docs/scaling.md)"
+            )
         with read_write(config.hydra), open_dict(config.hydra):
             config.hydra.overrides.hydra.append(
-                f"++hydra.job.env_set.{parent.PARENT_ENV}='{run_id}'")
+                f"++hydra.job.env_set.{parent.PARENT_ENV}='{run_id}'"
+            )
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         run_id, self.run_id = self.run_id, None
@@ -77,10 +88,18 @@ class MlflowSweepCallback(Callback):
         failures = parent.sweep_failures(config.tracking.uri, run_id)
         if failures:  # user errors of jobs in other processes (joblib, Ray): the parent is FAILED
             n = len(failures)
-            exit_with_error(UnetexpError(f"{n} job{'s' if n > 1 else ''} failed (parent run "
-                                         f"{run_id} FAILED): {'; '.join(failures)}"))
+            exit_with_error(
+                UnetexpError(
+                    f"{n} job{'s' if n > 1 else ''} failed (parent run "
+                    f"{run_id} FAILED): {'; '.join(failures)}"
+                )
+            )
         trained, reused = parent.sweep_counts(config.tracking.uri, run_id)
-        log.info("sweep done: %d trained, %d skipped (already FINISHED); parent run %s",
-                 trained, reused, run_id)
+        log.info(
+            "sweep done: %d trained, %d skipped (already FINISHED); parent run %s",
+            trained,
+            reused,
+            run_id,
+        )
         summarise(config.tracking.uri, config.tracking.experiment, run_id)
         parent.end_parent(config.tracking.uri, run_id, "FINISHED")

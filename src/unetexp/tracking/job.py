@@ -1,17 +1,18 @@
 """The MLflow run of one training job: it always ends, and logs under the names the README lists."""
+
 from __future__ import annotations
 
 import functools
 import subprocess
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from unetexp.config.paths import project_root
 from unetexp.errors import StoreError, one_line
 from unetexp.host import process_tags
-from unetexp.tracking.parent import ended_on_error
 from unetexp.tracking.claim import claim
+from unetexp.tracking.parent import ended_on_error
 from unetexp.tracking.store import resolve_uri
 
 
@@ -19,8 +20,12 @@ from unetexp.tracking.store import resolve_uri
 def git_commit() -> str | None:
     """HEAD of the project's checkout, when it is one (asked once per process)."""
     try:
-        out = subprocess.run(["git", "-C", str(project_root()), "rev-parse", "HEAD"],
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "-C", str(project_root()), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -49,9 +54,16 @@ class JobRun:
 
 
 @contextmanager
-def job_run(uri: str | None, experiment: str, run_name: str, tags: dict[str, str],
-            params: dict, parent_run_id: str | None = None, force: bool = False,
-            label: str = "") -> Iterator[JobRun]:
+def job_run(
+    uri: str | None,
+    experiment: str,
+    run_name: str,
+    tags: dict[str, str],
+    params: dict,
+    parent_run_id: str | None = None,
+    force: bool = False,
+    label: str = "",
+) -> Iterator[JobRun]:
     """One run that always ends: FINISHED, FAILED on an error, KILLED on Ctrl-C; and a failed
     job closes its parent too (Hydra calls no multirun-end callback after a failure).
     With a `config_hash` tag and not `force`, a FINISHED run of that config is yielded
@@ -61,11 +73,16 @@ def job_run(uri: str | None, experiment: str, run_name: str, tags: dict[str, str
 
     def start(experiment_id: str) -> None:
         try:
-            mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
-                             tags={**tags, **process_tags()}, parent_run_id=parent_run_id)
+            mlflow.start_run(
+                experiment_id=experiment_id,
+                run_name=run_name,
+                tags={**tags, **process_tags()},
+                parent_run_id=parent_run_id,
+            )
         except (OSError, MlflowException) as exc:  # a full disk, a store that turned read-only
-            raise StoreError(f"cannot start a run in the MLflow store {resolve_uri(uri)} "
-                             f"({one_line(exc)[:500]})") from None
+            raise StoreError(
+                f"cannot start a run in the MLflow store {resolve_uri(uri)} ({one_line(exc)[:500]})"
+            ) from None
 
     reused = claim(uri, experiment, tags.get("config_hash"), force, start, label)
     if reused:
@@ -79,8 +96,10 @@ def job_run(uri: str | None, experiment: str, run_name: str, tags: dict[str, str
         except BaseException as exc:
             _end(mlflow, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
             if isinstance(exc, (OSError, MlflowException)):  # the store or its artifact folder
-                raise StoreError(f"run {run_id} FAILED: cannot write to the MLflow store or its "
-                                 f"artifacts ({one_line(exc)[:500]})") from None
+                raise StoreError(
+                    f"run {run_id} FAILED: cannot write to the MLflow store or its "
+                    f"artifacts ({one_line(exc)[:500]})"
+                ) from None
             raise
     mlflow.end_run("FINISHED")
 

@@ -1,6 +1,7 @@
 """The trained model, MLflow's way: MLflow's TensorFlow flavour (Keras 3 inside) with a
 signature and an input example, so that `mlflow.pyfunc.load_model("runs:/ID/model")`,
 `mlflow models serve` and the Model Registry (`models:/NAME/...`) all work."""
+
 from __future__ import annotations
 
 MODEL_PATH = "model"  # artifact path: runs:/RUN_ID/model
@@ -36,10 +37,17 @@ def log_model(model, example, register_as: str | None = None) -> str:
     _, height, width, channels = model.input_shape
     signature = ModelSignature(
         inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, height, width, channels))]),
-        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, height, width, 1))]))
-    with contextlib.redirect_stdout(io.StringIO()):  # Keras's progress bar: MLflow tries the example
+        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, height, width, 1))]),
+    )
+    with contextlib.redirect_stdout(
+        io.StringIO()
+    ):  # Keras's progress bar: MLflow tries the example
         info = mlflow.tensorflow.log_model(
-            model, name=MODEL_PATH, signature=signature,
-            input_example=np.asarray(example, np.float32), registered_model_name=register_as,
-            pip_requirements=pinned_requirements())
+            model,
+            name=MODEL_PATH,
+            signature=signature,
+            input_example=np.asarray(example, np.float32),
+            registered_model_name=register_as,
+            pip_requirements=pinned_requirements(),
+        )
     return info.model_uri

@@ -1,5 +1,6 @@
 """What a job run is called and says about itself in MLflow: a name whose first characters
 tell runs apart (the runs table cuts names short), and a description (`mlflow.note.content`)."""
+
 from __future__ import annotations
 
 from unetexp.config.schema import TrainConfig
@@ -16,26 +17,35 @@ def run_name(cfg) -> str:
     words = [f"s{cfg.seed}", f"d{m.depth}", f"c{m.convs}", up, f"b{m.bottleneck}"]
     words += [f"drop{m.dropout:g}"] if m.dropout else []
     words += ["ds"] if m.deep_supervision else []
-    alpha = f"(a{cfg.loss.alpha:g})" if cfg.loss.name == "bce_dice" and cfg.loss.alpha != 0.5 else ""
+    alpha = (
+        f"(a{cfg.loss.alpha:g})" if cfg.loss.name == "bce_dice" and cfg.loss.alpha != 0.5 else ""
+    )
     words.append(f"{cfg.loss.name}{alpha}")
     defaults = TrainConfig()
-    words += [f"{label}{cfg.train[key]:g}" if isinstance(cfg.train[key], (int, float))
-              else f"{label}{cfg.train[key]}"
-              for key, label in TRAIN_LABELS.items() if cfg.train[key] != getattr(defaults, key)]
+    words += [
+        f"{label}{cfg.train[key]:g}"
+        if isinstance(cfg.train[key], (int, float))
+        else f"{label}{cfg.train[key]}"
+        for key, label in TRAIN_LABELS.items()
+        if cfg.train[key] != getattr(defaults, key)
+    ]
     return " ".join(words)
 
 
 UPSAMPLING = {"transpose": "Conv2DTranspose k{k}", "upsampling": "UpSampling2D"}
 
 
-def run_description(cfg, source: str, sizes: dict[str, int], job_num: int | None,
-                    parent_run_id: str | None) -> str:
+def run_description(
+    cfg, source: str, sizes: dict[str, int], job_num: int | None, parent_run_id: str | None
+) -> str:
     """A few lines (Markdown) that say what the run is, shown on its page in the MLflow UI."""
     m = cfg.model
-    model = (f"U-Net depth {m.depth}, {m.convs} conv(s) per level, "
-             f"{UPSAMPLING[m.upsample].format(k=m.transpose_kernel)}, bottleneck {m.bottleneck}"
-             + (f", dropout {m.dropout:g}" if m.dropout else "")
-             + (", deep supervision (metrics: full-resolution head)" if m.deep_supervision else ""))
+    model = (
+        f"U-Net depth {m.depth}, {m.convs} conv(s) per level, "
+        f"{UPSAMPLING[m.upsample].format(k=m.transpose_kernel)}, bottleneck {m.bottleneck}"
+        + (f", dropout {m.dropout:g}" if m.dropout else "")
+        + (", deep supervision (metrics: full-resolution head)" if m.deep_supervision else "")
+    )
     val = "a separate validation split" if cfg.data.val_fraction else "the test split as validation"
     lines = [
         f"**{model}**, loss {cfg.loss.name}, seed {cfg.seed}.",
@@ -45,9 +55,14 @@ def run_description(cfg, source: str, sizes: dict[str, int], job_num: int | None
         "Metrics: `train_*` and `val_*` per epoch; `test_*` once, on the test split, at the end.",
     ]
     if cfg.train.save_model:
-        lines.append(f"The trained model is the MLflow model `model` of this run"
-                     + (f", registered as `{cfg.tracking.register_model}`."
-                        if cfg.tracking.register_model else "."))
+        lines.append(
+            "The trained model is the MLflow model `model` of this run"
+            + (
+                f", registered as `{cfg.tracking.register_model}`."
+                if cfg.tracking.register_model
+                else "."
+            )
+        )
     if parent_run_id:
         lines.append(f"Job {job_num} of the sweep in parent run {parent_run_id}.")
     return "\n\n".join(lines)

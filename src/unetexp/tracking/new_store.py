@@ -6,6 +6,7 @@ benchmark or a new project pays it. The first store this MLflow version creates 
 in the user's cache; later ones are copies of it, created atomically (a plain `mlflow`
 process creating the same file at the same moment wins, and we open its store instead).
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,10 @@ def template_path() -> Path:
     per MLflow version (its schema is the version's alembic head)."""
     from importlib.metadata import version
 
-    root = os.environ.get(CACHE_ENV) or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "unetexp"
+    root = (
+        os.environ.get(CACHE_ENV)
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "unetexp"
+    )
     return Path(root) / f"mlflow-{version('mlflow')}-empty.db"
 
 
@@ -70,7 +73,9 @@ def _own_default_experiment(db: Path, artifact_root: str) -> None:
     """The copy's Default experiment (id 0): created now, its artifacts beside this store."""
     now = int(time.time() * 1000)
     with sqlite3.connect(db) as con:
-        con.execute("UPDATE experiments SET artifact_location = ?, creation_time = ?, "
-                    "last_update_time = ? WHERE experiment_id = 0",
-                    (f"{artifact_root.rstrip('/')}/0", now, now))
+        con.execute(
+            "UPDATE experiments SET artifact_location = ?, creation_time = ?, "
+            "last_update_time = ? WHERE experiment_id = 0",
+            (f"{artifact_root.rstrip('/')}/0", now, now),
+        )
     con.close()

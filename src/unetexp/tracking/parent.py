@@ -1,10 +1,11 @@
 """The parent run of a multirun (or of a search): its jobs are its nested children, and it
 keeps what they report back (failures of jobs in other processes, reused runs)."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
 
 from unetexp.errors import ConfigError
 from unetexp.host import process_tags
@@ -18,19 +19,35 @@ def start_parent(uri: str | None, experiment: str, name: str, tags: dict[str, st
     import mlflow
 
     experiment_id = connect(uri, experiment)
-    run = mlflow.MlflowClient().create_run(experiment_id, run_name=name,
-                                           tags={**tags, **process_tags()})
+    run = mlflow.MlflowClient().create_run(
+        experiment_id, run_name=name, tags={**tags, **process_tags()}
+    )
     return run.info.run_id
 
 
-def start_sweep(uri: str | None, experiment: str, title: str, sweep: str | None,
-                overrides: list[str], **tags: str) -> str:
+def start_sweep(
+    uri: str | None,
+    experiment: str,
+    title: str,
+    sweep: str | None,
+    overrides: list[str],
+    **tags: str,
+) -> str:
     """A parent run named `TITLE @ date time`, tagged as a sweep (role, sweep, its overrides,
     start time) plus `tags`: what export and report look for."""
     started = datetime.now(timezone.utc).astimezone()
-    return start_parent(uri, experiment, f"{title} @ {started:%Y-%m-%d %H:%M}"[:250], {
-        "role": "sweep", "sweep": sweep or "", "sweep_overrides": " ".join(overrides),
-        "started_at": started.isoformat(timespec="seconds"), **tags})
+    return start_parent(
+        uri,
+        experiment,
+        f"{title} @ {started:%Y-%m-%d %H:%M}"[:250],
+        {
+            "role": "sweep",
+            "sweep": sweep or "",
+            "sweep_overrides": " ".join(overrides),
+            "started_at": started.isoformat(timespec="seconds"),
+            **tags,
+        },
+    )
 
 
 def end_parent(uri: str | None, run_id: str | None, status: str) -> None:
@@ -61,9 +78,13 @@ def end_running_children(uri: str | None, parent_run_id: str, status: str) -> No
     were stopped with it)."""
     mlflow_client = client(uri)
     experiment_id = mlflow_client.get_run(parent_run_id).info.experiment_id
-    for run in mlflow_client.search_runs([experiment_id], filter_string=(
-            f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"),
-            max_results=10000):
+    for run in mlflow_client.search_runs(
+        [experiment_id],
+        filter_string=(
+            f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"
+        ),
+        max_results=10000,
+    ):
         mlflow_client.set_terminated(run.info.run_id, status)
 
 
@@ -84,11 +105,13 @@ def check_parent(uri: str | None, parent_run_id: str | None) -> None:
             f"tracking.uri={resolve_uri(uri)}: this job's parent run {parent_run_id} is not in "
             f"this store: the file was deleted or replaced during the sweep, or the job runs on "
             f"another machine, which cannot share a local SQLite file (start `mlflow server` and "
-            f"set tracking.uri=http://HOST:PORT, docs/scaling.md)")
+            f"set tracking.uri=http://HOST:PORT, docs/scaling.md)"
+        )
 
 
-def note_failure(uri: str | None, parent_run_id: str | None, job_num: int | None,
-                 message: str) -> bool:
+def note_failure(
+    uri: str | None, parent_run_id: str | None, job_num: int | None, message: str
+) -> bool:
     """Record on the parent why job `job_num` failed (tag `error.<job>`); False when the parent
     is out of reach. The process that started the sweep reports these at its end."""
     if not parent_run_id:
@@ -103,11 +126,15 @@ def note_failure(uri: str | None, parent_run_id: str | None, job_num: int | None
 def sweep_failures(uri: str | None, parent_run_id: str) -> list[str]:
     """The errors its jobs recorded on a parent run, by job number: `[#3] message`."""
     tags = client(uri).get_run(parent_run_id).data.tags
-    errors = {key.split(".", 1)[1]: value for key, value in tags.items() if key.startswith("error.")}
+    errors = {
+        key.split(".", 1)[1]: value for key, value in tags.items() if key.startswith("error.")
+    }
     return [f"[#{num}] {errors[num]}" for num in sorted(errors, key=lambda n: (len(n), n))]
 
 
-def note_reused(uri: str | None, parent_run_id: str | None, job_num: int | None, run_id: str) -> None:
+def note_reused(
+    uri: str | None, parent_run_id: str | None, job_num: int | None, run_id: str
+) -> None:
     """Record on the parent that job `job_num` reused `run_id`: exports of the sweep find it."""
     if parent_run_id:
         client(uri).set_tag(parent_run_id, f"reused.{job_num}", run_id)
@@ -117,13 +144,21 @@ def sweep_counts(uri: str | None, parent_run_id: str) -> tuple[int, int]:
     """(jobs trained, jobs skipped) of a sweep, for its closing line."""
     mlflow_client = client(uri)
     parent = mlflow_client.get_run(parent_run_id)
-    children = mlflow_client.search_runs([parent.info.experiment_id], filter_string=(
-        f"tags.mlflow.parentRunId = '{parent_run_id}'"), max_results=10000)
+    children = mlflow_client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=(f"tags.mlflow.parentRunId = '{parent_run_id}'"),
+        max_results=10000,
+    )
     return len(children), sum(key.startswith("reused.") for key in parent.data.tags)
 
 
-def log_summary(uri: str | None, run_id: str, params: dict[str, str], metrics: dict[str, float],
-                tags: dict[str, str]) -> None:
+def log_summary(
+    uri: str | None,
+    run_id: str,
+    params: dict[str, str],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+) -> None:
     """Write a sweep's summary on its parent, next to the tags already there (in batches of
     100 params, MLflow's limit per request)."""
     import time
@@ -131,8 +166,11 @@ def log_summary(uri: str | None, run_id: str, params: dict[str, str], metrics: d
     from mlflow.entities import Metric, Param, RunTag
 
     mlflow_client, now = client(uri), int(time.time() * 1000)
-    mlflow_client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
-                            tags=[RunTag(k, v) for k, v in tags.items()])
+    mlflow_client.log_batch(
+        run_id,
+        metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+        tags=[RunTag(k, v) for k, v in tags.items()],
+    )
     items = list(params.items())
     for start in range(0, len(items), 100):
-        mlflow_client.log_batch(run_id, params=[Param(k, v) for k, v in items[start:start + 100]])
+        mlflow_client.log_batch(run_id, params=[Param(k, v) for k, v in items[start : start + 100]])

@@ -7,6 +7,7 @@ standard library and returns objects shaped like `mlflow.entities.Run` (`.info`,
 `tests/test_sqlite_store.py` checks it against `mlflow.search_runs`, so a schema change in
 MLflow fails the suite instead of exports. Every other store goes through mlflow.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -46,22 +47,36 @@ def read_runs(uri: str, experiment: str) -> list[Run]:
         raise UnetexpError(f"tracking.uri={uri}: no MLflow SQLite store there")
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        found = con.execute("SELECT experiment_id FROM experiments WHERE name = ? AND "
-                            "lifecycle_stage = 'active'", (experiment,)).fetchone()
+        found = con.execute(
+            "SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'",
+            (experiment,),
+        ).fetchone()
         if found is None:
             raise UnetexpError(f"tracking.experiment={experiment!r}: no such experiment in {uri}")
-        runs = {row[0]: Run(RunInfo(row[0], row[1], row[2], row[3] or 0, str(found[0]), row[4]), RunData())
-                for row in con.execute(
-                    "SELECT run_uuid, name, status, start_time, artifact_uri FROM runs "
-                    "WHERE experiment_id = ? AND lifecycle_stage = 'active'", (found[0],))}
-        for table, attribute, value in (("params", "params", "t.value"), ("tags", "tags", "t.value"),
-                                        ("latest_metrics", "metrics",
-                                         "CASE WHEN t.is_nan THEN 'nan' ELSE t.value END")):
+        runs = {
+            row[0]: Run(
+                RunInfo(row[0], row[1], row[2], row[3] or 0, str(found[0]), row[4]), RunData()
+            )
+            for row in con.execute(
+                "SELECT run_uuid, name, status, start_time, artifact_uri FROM runs "
+                "WHERE experiment_id = ? AND lifecycle_stage = 'active'",
+                (found[0],),
+            )
+        }
+        for table, attribute, value in (
+            ("params", "params", "t.value"),
+            ("tags", "tags", "t.value"),
+            ("latest_metrics", "metrics", "CASE WHEN t.is_nan THEN 'nan' ELSE t.value END"),
+        ):
             for run_id, key, item in con.execute(
-                    f"SELECT t.run_uuid, t.key, {value} FROM {table} t JOIN runs r "
-                    f"ON t.run_uuid = r.run_uuid WHERE r.experiment_id = ?", (found[0],)):
+                f"SELECT t.run_uuid, t.key, {value} FROM {table} t JOIN runs r "
+                f"ON t.run_uuid = r.run_uuid WHERE r.experiment_id = ?",
+                (found[0],),
+            ):
                 if run_id in runs:
-                    getattr(runs[run_id].data, attribute)[key] = float(item) if attribute == "metrics" else item
+                    getattr(runs[run_id].data, attribute)[key] = (
+                        float(item) if attribute == "metrics" else item
+                    )
     except sqlite3.Error as exc:
         raise UnetexpError(f"tracking.uri={uri}: cannot read this MLflow store ({exc})") from None
     finally:

@@ -1,4 +1,5 @@
 """Runs left RUNNING by a process that no longer exists (SIGKILL, power cut) are ended."""
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,11 @@ def close_stale_runs(client, experiment_id: str) -> None:
     """End as KILLED the runs left RUNNING by a dead process of this host, so that a
     restarted sweep sees them as not done."""
     host = socket.gethostname()
-    stale = client.search_runs([experiment_id], filter_string=(
-        f"attributes.status = 'RUNNING' and tags.host = '{host}'"), max_results=1000)
+    stale = client.search_runs(
+        [experiment_id],
+        filter_string=(f"attributes.status = 'RUNNING' and tags.host = '{host}'"),
+        max_results=1000,
+    )
     for run in stale:
         pid = run.data.tags.get("pid", "")
         if pid.isdigit() and not alive(host, pid):

@@ -3,6 +3,7 @@
 Knows nothing of Hydra or TensorFlow; mlflow itself is imported only when a store is opened,
 so commands that do not train stay fast.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -11,9 +12,9 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from unetexp.config.paths import project_root
 from unetexp.errors import ConfigError, first_line
@@ -22,8 +23,14 @@ SQLITE = "sqlite:///"
 # what a new SQLite store answers while another process (one not taking our lock: mlflow ui,
 # a script) creates or migrates MLflow's tables: retried (alembic's steps are not atomic
 # across processes: "Online migration expected to match one row" when another moved first)
-RACES = ("already exists", "database is locked", "no such table", "UNIQUE constraint failed",
-         "Online migration expected", "duplicate column name")
+RACES = (
+    "already exists",
+    "database is locked",
+    "no such table",
+    "UNIQUE constraint failed",
+    "Online migration expected",
+    "duplicate column name",
+)
 OPEN_ATTEMPTS = 8
 
 
@@ -39,7 +46,7 @@ def resolve_uri(uri: str | None) -> str:
 
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a `sqlite:///` URI; None for any other store."""
-    return Path(uri[len(SQLITE):]) if uri.startswith(SQLITE) else None
+    return Path(uri[len(SQLITE) :]) if uri.startswith(SQLITE) else None
 
 
 def artifact_location(uri: str) -> str | None:
@@ -115,8 +122,9 @@ def connect(uri: str | None, experiment: str) -> str:
                 client = mlflow.MlflowClient()
                 found = client.get_experiment_by_name(experiment)
                 if found is None:
-                    return client.create_experiment(experiment,
-                                                    artifact_location=artifact_location(uri))
+                    return client.create_experiment(
+                        experiment, artifact_location=artifact_location(uri)
+                    )
                 if found.lifecycle_stage != "deleted":
                     close_stale_runs(client, found.experiment_id)
             break
@@ -126,9 +134,12 @@ def connect(uri: str | None, experiment: str) -> str:
             if attempt < OPEN_ATTEMPTS and any(text in str(exc) for text in RACES):
                 time.sleep(0.5 * attempt)  # another process (mlflow ui, a script) creates it
                 continue
-            raise ConfigError(f"tracking.uri={uri}: cannot use this MLflow store "
-                              f"({first_line(exc)})") from None
+            raise ConfigError(
+                f"tracking.uri={uri}: cannot use this MLflow store ({first_line(exc)})"
+            ) from None
     if found.lifecycle_stage == "deleted":
-        raise ConfigError(f"tracking.experiment={experiment!r} is deleted in {uri}: restore it "
-                          f"(mlflow experiments restore) or choose another name")
+        raise ConfigError(
+            f"tracking.experiment={experiment!r} is deleted in {uri}: restore it "
+            f"(mlflow experiments restore) or choose another name"
+        )
     return found.experiment_id

@@ -1,10 +1,11 @@
 """Keras callbacks of a job and the metric names MLflow shows: EarlyStopping and
 ReduceLROnPlateau from the config, and the per-epoch reporter. Imports TensorFlow."""
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from unetexp.training.runtime import keras
 
@@ -30,11 +31,11 @@ def flat_metrics(logs: dict, deep: bool) -> dict[str, float]:
     out = {}
     for key, value in logs.items():
         prefix = "val_" if key.startswith("val_") else ""
-        base = key[len(prefix):]
+        base = key[len(prefix) :]
         if base == "loss":
             out[f"{prefix}loss_total"] = value
         elif base.startswith(f"{FULL_HEAD}_"):
-            out[prefix + base[len(FULL_HEAD) + 1:]] = value
+            out[prefix + base[len(FULL_HEAD) + 1 :]] = value
         elif base.startswith(("output2_", "output3_")):
             out[key] = value
     return out
@@ -44,7 +45,9 @@ def epoch_metrics(logs: dict, deep: bool) -> dict[str, float]:
     """An epoch's metrics under the names MLflow shows: the flat names of `flat_metrics`, the
     training split's prefixed `train_` (`train_loss`, `train_dice`, `train_output2_loss`, ...)
     beside `val_*`, so that no training figure passes for a test result."""
-    return {k if k.startswith("val_") else TRAIN + k: v for k, v in flat_metrics(logs, deep).items()}
+    return {
+        k if k.startswith("val_") else TRAIN + k: v for k, v in flat_metrics(logs, deep).items()
+    }
 
 
 SHOWN = tuple(epoch_metrics(dict.fromkeys(EPOCH_KEYS, 0.0), deep=False))  # the epoch's log line
@@ -57,7 +60,7 @@ def keras_monitor(name: str, deep: bool) -> str:
     if name.endswith("loss_total"):
         return name[: -len("_total")]  # val_loss_total -> Keras's val_loss (weighted sum)
     prefix = "val_" if name.startswith("val_") else ""
-    return f"{prefix}{FULL_HEAD}_{name[len(prefix):]}"  # val_loss -> val_output1_loss
+    return f"{prefix}{FULL_HEAD}_{name[len(prefix) :]}"  # val_loss -> val_output1_loss
 
 
 def _mode(name: str) -> str:
@@ -70,14 +73,26 @@ def make_callbacks(train_cfg, deep: bool = False) -> list[keras.callbacks.Callba
     callbacks: list[keras.callbacks.Callback] = []
     es, rl = train_cfg.early_stopping, train_cfg.reduce_lr
     if es.enabled:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=keras_monitor(es.monitor, deep), mode=_mode(es.monitor),
-            patience=es.patience, min_delta=es.min_delta,
-            restore_best_weights=es.restore_best_weights))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=keras_monitor(es.monitor, deep),
+                mode=_mode(es.monitor),
+                patience=es.patience,
+                min_delta=es.min_delta,
+                restore_best_weights=es.restore_best_weights,
+            )
+        )
     if rl.enabled:
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=keras_monitor(rl.monitor, deep), mode=_mode(rl.monitor),
-            factor=rl.factor, patience=rl.patience, min_delta=rl.min_delta, min_lr=rl.min_lr))
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=keras_monitor(rl.monitor, deep),
+                mode=_mode(rl.monitor),
+                factor=rl.factor,
+                patience=rl.patience,
+                min_delta=rl.min_delta,
+                min_lr=rl.min_lr,
+            )
+        )
     return callbacks
 
 
@@ -86,8 +101,13 @@ class EpochReporter(keras.callbacks.Callback):
     to `on_epoch`; keeps the history under MLflow's names (`epoch_metrics`, and `lr`). Goes first among the callbacks, so
     the learning rate is read before ReduceLROnPlateau changes it."""
 
-    def __init__(self, epochs: int, label: str, on_epoch: Callable[[int, dict], None] | None,
-                 deep: bool = False):
+    def __init__(
+        self,
+        epochs: int,
+        label: str,
+        on_epoch: Callable[[int, dict], None] | None,
+        deep: bool = False,
+    ):
         super().__init__()
         self.epochs, self.label, self.on_epoch, self.deep = epochs, label, on_epoch, deep
         self.history: dict[str, list[float]] = {}
@@ -102,8 +122,15 @@ class EpochReporter(keras.callbacks.Callback):
         for key, value in metrics.items():
             self.history.setdefault(key, []).append(value)
         shown = "  ".join(f"{k} {metrics[k]:.4f}" for k in SHOWN if k in metrics)
-        log.info("%sepoch %d/%d  %s  lr %.2g  (%.1fs)", self.label, epoch + 1, self.epochs,
-                 shown, metrics["lr"], time.perf_counter() - self._start)
+        log.info(
+            "%sepoch %d/%d  %s  lr %.2g  (%.1fs)",
+            self.label,
+            epoch + 1,
+            self.epochs,
+            shown,
+            metrics["lr"],
+            time.perf_counter() - self._start,
+        )
         if self.on_epoch:
             self.on_epoch(epoch + 1, metrics)
 

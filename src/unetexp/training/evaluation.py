@@ -1,4 +1,5 @@
 """Per-pixel classification report of a test set (scikit-learn), as the study printed it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,14 @@ def pixel_report(y_true: np.ndarray, probabilities: np.ndarray, threshold: float
 
     truth = np.asarray(y_true).reshape(-1).astype(np.uint8)
     predicted = (np.asarray(probabilities).reshape(-1) > threshold).astype(np.uint8)
-    return classification_report(truth, predicted, labels=[0, 1], target_names=list(LABELS),
-                                 output_dict=True, zero_division=0)
+    return classification_report(
+        truth,
+        predicted,
+        labels=[0, 1],
+        target_names=list(LABELS),
+        output_dict=True,
+        zero_division=0,
+    )
 
 
 def report_metrics(report: dict) -> dict[str, float]:

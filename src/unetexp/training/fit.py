@@ -3,6 +3,7 @@
 Knows nothing of Hydra or MLflow: per-epoch metrics go to the `on_epoch` callable the caller
 passes. Imports TensorFlow (through `runtime`).
 """
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,11 @@ from unetexp.training.scoring import score
 if TYPE_CHECKING:
     from unetexp.data.split import Splits
 
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-              "rmsprop": keras.optimizers.RMSprop}
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
 
 
 @dataclass
@@ -46,7 +50,7 @@ def head_targets(masks, n_heads: int) -> list:
     height, width = masks.shape[1:3]
     targets = [masks]
     for level in range(1, n_heads):
-        size = (height // 2 ** level, width // 2 ** level)
+        size = (height // 2**level, width // 2**level)
         targets.append(np.asarray(tf.image.resize(masks, size, method="nearest")))
     return targets
 
@@ -56,8 +60,11 @@ def compile_model(model: keras.Model, cfg, deep: bool) -> None:
     `loss.head_weights`) and the metrics on every head."""
     optimizer = OPTIMIZERS[cfg.train.optimizer](learning_rate=cfg.train.lr)
     if not deep:
-        model.compile(optimizer=optimizer, loss=make_loss(cfg.loss.name, cfg.loss.alpha),
-                      metrics=make_metrics())
+        model.compile(
+            optimizer=optimizer,
+            loss=make_loss(cfg.loss.name, cfg.loss.alpha),
+            metrics=make_metrics(),
+        )
         return
     heads = list(model.output_names)
     weights = list(cfg.loss.head_weights)
@@ -97,7 +104,8 @@ def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> R
     callbacks = make_callbacks(cfg.train, deep)
     start = time.perf_counter()
     model.fit(
-        splits.x_train, targets(splits.y_train),
+        splits.x_train,
+        targets(splits.y_train),
         validation_data=(splits.x_val, targets(splits.y_val)),
         epochs=cfg.train.epochs,
         batch_size=cfg.train.batch_size,

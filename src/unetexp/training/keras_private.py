@@ -10,6 +10,7 @@ If Keras moves or renames `keras.src.optimizers.base_optimizer.BaseOptimizer` or
 still works with the same numbers; only the per-job memory growth comes back, and
 `tests/training/test_final_models.py` (no traced graph left per job) fails to say so.
 """
+
 from __future__ import annotations
 
 import types

@@ -7,6 +7,7 @@ protocol" explains why the notebook's own `dice_coef` is not used as printed).
 The losses and the Dice metric are registered Keras objects, so that a saved `model.keras`
 loads with its compile state once this module is imported (or with `compile=False` without).
 """
+
 from __future__ import annotations
 
 import keras
@@ -37,7 +38,9 @@ class BceDice(keras.losses.Loss):
         self._bce = keras.losses.BinaryCrossentropy(name="bce")
 
     def call(self, y_true, y_pred):
-        return self.alpha * self._bce(y_true, y_pred) + (1.0 - self.alpha) * dice_loss(y_true, y_pred)
+        return self.alpha * self._bce(y_true, y_pred) + (1.0 - self.alpha) * dice_loss(
+            y_true, y_pred
+        )
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}

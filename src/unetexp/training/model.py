@@ -6,6 +6,7 @@ upsample (Conv2DTranspose to f filters, or UpSampling2D), concatenate the skip, 
 Conv2D. Head: Conv2D(1, 1, sigmoid). Layer names follow the study's notebook (c1, c1_2, p1,
 b, u3, u3b, cd3, output1).
 """
+
 from __future__ import annotations
 
 import keras
@@ -52,14 +53,17 @@ def build_unet(
     for level in range(depth, 0, -1):
         f = filters[level - 1]
         if upsample == "transpose":
-            x = layers.Conv2DTranspose(f, transpose_kernel, strides=2, padding="same",
-                                       name=f"u{level}")(x)
+            x = layers.Conv2DTranspose(
+                f, transpose_kernel, strides=2, padding="same", name=f"u{level}"
+            )(x)
         else:
             x = layers.UpSampling2D(2, name=f"u{level}")(x)
         x = layers.Concatenate(name=f"u{level}b")([x, skips[level - 1]])
         x = _conv_block(x, f, convs, f"cd{level}")
         if deep_supervision and level in (2, 3):
-            side_outputs[level] = layers.Conv2D(1, 1, activation="sigmoid", name=f"output{level}")(x)
+            side_outputs[level] = layers.Conv2D(1, 1, activation="sigmoid", name=f"output{level}")(
+                x
+            )
     outputs = layers.Conv2D(1, 1, activation="sigmoid", name="output1")(x)
     if side_outputs:
         outputs = [outputs] + [side_outputs[level] for level in sorted(side_outputs)]

@@ -3,6 +3,7 @@
 Importing this module imports TensorFlow and Keras; the train path imports it only when a
 job trains (commands that do not train never do).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -18,6 +19,7 @@ def import_tensorflow_quietly() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
         import tensorflow  # noqa: F401
+
         return
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
@@ -45,21 +47,32 @@ def set_threads(intra: int, inter: int, label: str = "") -> bool:
 
     threading = tf.config.threading
     wanted = {"intra_op_threads": intra, "inter_op_threads": inter}
-    current = {"intra_op_threads": threading.get_intra_op_parallelism_threads(),
-               "inter_op_threads": threading.get_inter_op_parallelism_threads()}
+    current = {
+        "intra_op_threads": threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": threading.get_inter_op_parallelism_threads(),
+    }
     if wanted != current:
         try:
             threading.set_intra_op_parallelism_threads(intra)
             threading.set_inter_op_parallelism_threads(inter)
         except RuntimeError:  # "... cannot be modified after initialization"
-            log.warning("%strain.intra_op_threads=%d, train.inter_op_threads=%d not applied: "
-                        "TensorFlow already runs with %d, %d in this process", label, intra,
-                        inter, current["intra_op_threads"], current["inter_op_threads"])
+            log.warning(
+                "%strain.intra_op_threads=%d, train.inter_op_threads=%d not applied: "
+                "TensorFlow already runs with %d, %d in this process",
+                label,
+                intra,
+                inter,
+                current["intra_op_threads"],
+                current["inter_op_threads"],
+            )
             return False
     if intra or inter:
-        log.info("%sTensorFlow threads: %d intra-op, %d inter-op (0: its default)", label,
-                 threading.get_intra_op_parallelism_threads(),
-                 threading.get_inter_op_parallelism_threads())
+        log.info(
+            "%sTensorFlow threads: %d intra-op, %d inter-op (0: its default)",
+            label,
+            threading.get_intra_op_parallelism_threads(),
+            threading.get_inter_op_parallelism_threads(),
+        )
     return True
 
 

@@ -1,6 +1,7 @@
 """The test split's scores and predictions from one eager pass: what `model.evaluate` and
 `model.predict` gave, without tracing a predict function and without a second pass over the
 test set (about a second of every job's fixed cost, benchmarks/README.md). Imports TensorFlow."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,13 +14,14 @@ CHUNK = 64  # images per forward call: one eager call per chunk, the same number
 
 def _forward(model: keras.Model, x: np.ndarray) -> list[np.ndarray]:
     """Every head's probabilities for `x`, in inference mode (no dropout), chunk by chunk."""
-    parts = [model(x[i:i + CHUNK], training=False) for i in range(0, len(x), CHUNK)]
+    parts = [model(x[i : i + CHUNK], training=False) for i in range(0, len(x), CHUNK)]
     heads = [p if isinstance(p, (list, tuple)) else [p] for p in parts]
     return [np.concatenate([np.asarray(h[k]) for h in heads]) for k in range(len(heads[0]))]
 
 
-def score(model: keras.Model, cfg, x: np.ndarray, targets: list[np.ndarray],
-          batch_size: int) -> tuple[dict[str, float], np.ndarray]:
+def score(
+    model: keras.Model, cfg, x: np.ndarray, targets: list[np.ndarray], batch_size: int
+) -> tuple[dict[str, float], np.ndarray]:
     """Loss and metrics under Keras's `evaluate(return_dict=True)` names (`loss`, `accuracy`,
     ...; a deep-supervision model's `output1_loss`, `output2_dice`, ...) and the full-resolution
     head's probabilities. As Keras does: each batch of `batch_size` gets its loss (a
@@ -35,8 +37,8 @@ def score(model: keras.Model, cfg, x: np.ndarray, targets: list[np.ndarray],
     for start in range(0, len(x), batch_size):
         size = min(batch_size, len(x) - start)
         total = 0.0
-        for k, (loss, head_metrics) in enumerate(zip(losses, metrics)):
-            truth, predicted = (a[start:start + size] for a in (targets[k], outputs[k]))
+        for k, (loss, head_metrics) in enumerate(zip(losses, metrics, strict=False)):
+            truth, predicted = (a[start : start + size] for a in (targets[k], outputs[k]))
             value = float(loss(truth, predicted))
             sums[k + 1] += value * size
             total += weights[k] * value
@@ -44,7 +46,7 @@ def score(model: keras.Model, cfg, x: np.ndarray, targets: list[np.ndarray],
                 metric.update_state(truth, predicted)
         sums[0] += total * size
     scores = {"loss": sums[0] / len(x)}
-    for k, (name, head_metrics) in enumerate(zip(names, metrics)):
+    for k, (name, head_metrics) in enumerate(zip(names, metrics, strict=False)):
         prefix = f"{name}_" if deep else ""
         if deep:
             scores[f"{prefix}loss"] = sums[k + 1] / len(x)
