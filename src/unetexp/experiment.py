@@ -118,7 +118,7 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
         if run.reused:
             parent.note_reused(cfg.tracking.uri, job.parent_run_id, job.job_num, run.run_id)
             log.info(
-                "%sskipped %s: FINISHED run %s has this config (force=true retrains)",
+                "%sskipped %s: FINISHED run %s has this config and data (force=true retrains)",
                 job.label,
                 name,
                 run.run_id,

@@ -66,7 +66,7 @@ def load_runs(
     sweep: str | None = None,
 ) -> pd.DataFrame:
     """FINISHED job runs of an experiment, of one parent run, or of every parent tagged with a
-    sweep name, as one row per run (latest run per config when a config was retrained)."""
+    sweep name, as one row per run (latest run per config and data when a config was retrained)."""
     everything = all_runs(uri, experiment)
     if parent or sweep:
         parents = [parent] if parent else [r.info.run_id for r in sweep_parents(everything, sweep)]
@@ -78,7 +78,8 @@ def load_runs(
     rows = {}
     for run in sorted(runs, key=lambda r: r.info.start_time or 0):
         if run.info.status == "FINISHED":
-            rows[run.data.tags.get("config_hash", run.info.run_id)] = _row(run)
+            tags = run.data.tags  # a config retrained on other data is another row
+            rows[(tags.get("config_hash", run.info.run_id), tags.get("data_sha256"))] = _row(run)
     if not rows:
         where = f"parent run {parent}" if parent else f"sweep {sweep!r}" if sweep else "it"
         raise UnetexpError(f"experiment {experiment!r}: no FINISHED job run in {where}")

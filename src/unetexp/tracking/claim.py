@@ -1,6 +1,10 @@
 """A config is trained once, even by concurrent sweeps: under the store's lock a job either
 finds its config FINISHED (reuse), RUNNING in a live process of this host (wait for it), or
-nothing (create its run before the lock is released, so the next job sees it RUNNING)."""
+nothing (create its run before the lock is released, so the next job sees it RUNNING).
+
+A config is the same experiment only on the same data: runs are matched on their
+`config_hash` tag AND their `data_sha256` tag (the bytes the job was trained on, which every
+run has recorded since the data identity was added), so a rewritten file is trained again."""
 
 from __future__ import annotations
 
@@ -27,6 +31,27 @@ def _runs(mlflow_client, experiment_id: str, config_hash: str, status: str) -> l
     )
 
 
+def _on_data(runs: list, data_sha256: str | None) -> list:
+    """The runs trained on these bytes (all of them when the caller knows no data hash)."""
+    if data_sha256 is None:
+        return runs
+    return [r for r in runs if r.data.tags.get("data_sha256") == data_sha256]
+
+
+def _other_data_note(runs: list, data_sha256: str | None, label: str) -> None:
+    """Say why a config that has a FINISHED run is trained again: its data changed."""
+    if runs and data_sha256 is not None:
+        theirs = runs[0].data.tags.get("data_sha256") or "unrecorded"
+        log.info(
+            "%sFINISHED run %s has this config but was trained on other data (sha256 %s, "
+            "now %s): training it on this data",
+            label,
+            runs[0].info.run_id,
+            theirs[:12],
+            data_sha256[:12],
+        )
+
+
 def _live_owner(run) -> bool:
     """RUNNING in another live process of this host (other hosts' runs cannot be checked)."""
     tags = run.data.tags
@@ -44,10 +69,12 @@ def claim(
     force: bool,
     start: Callable[[str], None],
     label: str = "",
+    data_sha256: str | None = None,
 ) -> str | None:
-    """The id of a FINISHED run of this config to reuse; else None, after `start(experiment_id)`
-    created this process's run under the lock. A RUNNING run of a dead process of this host is
-    closed as KILLED (`connect` does it); one of a live process is waited for."""
+    """The id of a FINISHED run of this config on this data to reuse; else None, after
+    `start(experiment_id)` created this process's run under the lock. A RUNNING run of a dead
+    process of this host is closed as KILLED (`connect` does it); one of a live process is
+    waited for."""
     experiment_id = connect(uri, experiment)
     mlflow_client = client(uri)
     waited_for, deadline = None, time.monotonic() + WAIT_LIMIT_S
@@ -55,14 +82,14 @@ def claim(
         with store_lock(uri):
             live = []
             if config_hash and not force:  # RUNNING first: an owner may finish in between
-                live = [
-                    r
-                    for r in _runs(mlflow_client, experiment_id, config_hash, "RUNNING")
-                    if _live_owner(r)
-                ]
-                done = _runs(mlflow_client, experiment_id, config_hash, "FINISHED")
+                running = _runs(mlflow_client, experiment_id, config_hash, "RUNNING")
+                live = [r for r in _on_data(running, data_sha256) if _live_owner(r)]
+                finished = _runs(mlflow_client, experiment_id, config_hash, "FINISHED")
+                done = _on_data(finished, data_sha256)
                 if done:
                     return done[0].info.run_id
+                if not live and not waited_for:
+                    _other_data_note(finished, data_sha256, label)
             if not live or time.monotonic() > deadline:
                 if waited_for:
                     log.info(

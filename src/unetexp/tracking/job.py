@@ -66,8 +66,9 @@ def job_run(
 ) -> Iterator[JobRun]:
     """One run that always ends: FINISHED, FAILED on an error, KILLED on Ctrl-C; and a failed
     job closes its parent too (Hydra calls no multirun-end callback after a failure).
-    With a `config_hash` tag and not `force`, a FINISHED run of that config is yielded
-    instead (`reused`), once any live process training it has finished (`claim`)."""
+    With a `config_hash` tag and not `force`, a FINISHED run of that config on the same data
+    (`data_sha256` tag) is yielded instead (`reused`), once any live process training it has
+    finished (`claim`)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -84,7 +85,9 @@ def job_run(
                 f"cannot start a run in the MLflow store {resolve_uri(uri)} ({one_line(exc)[:500]})"
             ) from None
 
-    reused = claim(uri, experiment, tags.get("config_hash"), force, start, label)
+    reused = claim(
+        uri, experiment, tags.get("config_hash"), force, start, label, tags.get("data_sha256")
+    )
     if reused:
         yield JobRun(mlflow, reused, reused=True)
         return
