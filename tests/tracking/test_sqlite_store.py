@@ -49,3 +49,47 @@ def test_fast_path_errors(tmp_path):
     mlflow.MlflowClient(tracking_uri=uri).search_experiments()
     with pytest.raises(UnetexpError, match="tracking.experiment='nope': no such experiment"):
         sqlite_store.read_runs(uri, "nope")
+
+
+def test_the_installed_mlflow_makes_a_store_of_a_tested_schema(tmp_path):
+    """Fails when MLflow changes its SQL schema: compare the fast path with mlflow.search_runs
+    on the new schema (the test above), then add its revision to TESTED_SCHEMAS."""
+    import sqlite3
+
+    import mlflow
+
+    path = tmp_path / "mlflow.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    (revision,) = (
+        sqlite3.connect(path).execute("SELECT version_num FROM alembic_version").fetchone()
+    )
+    assert revision in sqlite_store.TESTED_SCHEMAS, (
+        f"MLflow {mlflow.__version__} makes schema {revision}, untested by the SQLite fast path"
+    )
+
+
+def test_a_store_of_an_unknown_schema_is_read_through_mlflow(tmp_path, monkeypatch):
+    import sqlite3
+
+    import mlflow
+
+    from unetexp.results.runs import all_runs
+
+    path = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{path}"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    run = client.create_run(client.create_experiment("x"), tags={"role": "job"})
+    client.log_metric(run.info.run_id, "test_dice", 0.5)
+    with sqlite3.connect(path) as con:  # what a store of a future MLflow looks like to us
+        (known,) = con.execute("SELECT version_num FROM alembic_version").fetchone()
+        con.execute("UPDATE alembic_version SET version_num = 'f00000000000'")
+    with pytest.raises(sqlite_store.UnknownSchema, match="MLflow schema f00000000000 not tested"):
+        sqlite_store.read_runs(uri, "x")
+    with sqlite3.connect(path) as con:  # MLflow itself refuses a revision it does not know
+        con.execute("UPDATE alembic_version SET version_num = ?", (known,))
+    monkeypatch.delitem(sqlite_store.TESTED_SCHEMAS, known)
+    runs = all_runs(uri, "x")  # untested schema: MLflow's reader, same runs
+    assert [r.info.run_id for r in runs] == [run.info.run_id]
+    assert runs[0].data.metrics == {"test_dice": 0.5} and type(runs[0]).__module__.startswith(
+        "mlflow"
+    )

@@ -33,7 +33,7 @@ ONE_MODE = ("-m/--multirun", "-c/--cfg", "-i/--info", "-r/--run", "--shell-compl
 
 def hydra_args(argv: list[str]) -> argparse.Namespace:
     """The command line as Hydra's own parser reads it (its usage errors are one line)."""
-    from hydra._internal.utils import get_args_parser
+    from unetexp.config.hydra_private import get_args_parser
 
     parser = get_args_parser()
     parser.error = _refuse
@@ -74,9 +74,10 @@ def compose_jobs(
 ) -> Iterator[tuple[list[str], DictConfig]]:
     """(job overrides, job config) of each job, in the sweeper's order; a composition error
     as one line naming the override."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.types import RunMode
+
+    from unetexp.config.hydra_private import BasicSweeper
 
     run_mode, loader = (RunMode.MULTIRUN if multirun else RunMode.RUN), None
     try:
@@ -111,10 +112,9 @@ def _loader(config_dir: str | None):
     made once per process (it scans the plugins)."""
     import os
 
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.utils import create_config_search_path
     from hydra.core.config_search_path import SearchPathQuery
 
+    from unetexp.config.hydra_private import ConfigLoaderImpl, create_config_search_path
     from unetexp.config.paths import conf_dir
     from unetexp.config.schema import register_configs
 

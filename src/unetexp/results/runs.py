@@ -19,11 +19,14 @@ SUMMARY = ["n_params", "train_time_s", "epochs_run"]
 
 
 def all_runs(uri: str | None, experiment: str) -> list:
-    """Every run of the experiment: straight from SQLite when the store is local (fast, no
-    mlflow import), else through mlflow."""
+    """Every run of the experiment: straight from SQLite when the store is local and of a
+    tested schema (fast, no mlflow import), else through mlflow."""
     uri = resolve_uri(uri)
     if sqlite_store.db_path(uri):
-        return sqlite_store.read_runs(uri, experiment)
+        try:
+            return sqlite_store.read_runs(uri, experiment)
+        except sqlite_store.UnknownSchema:  # another MLflow's schema: its own reader knows it
+            pass
     import mlflow
 
     experiment_id = connect(uri, experiment)

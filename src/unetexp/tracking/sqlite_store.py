@@ -4,8 +4,13 @@ Importing mlflow and opening its SQLAlchemy store costs seconds (it loads its Ge
 and migration modules); export and report only need to read runs. For `sqlite:///` stores
 this module reads MLflow's tables (experiments, runs, params, latest_metrics, tags) with the
 standard library and returns objects shaped like `mlflow.entities.Run` (`.info`, `.data`).
-`tests/test_sqlite_store.py` checks it against `mlflow.search_runs`, so a schema change in
-MLflow fails the suite instead of exports. Every other store goes through mlflow.
+This couples unetexp to MLflow's private SQL schema, so the coupling is declared: a store
+whose schema revision (MLflow's alembic head, table `alembic_version`) is not one of
+`TESTED_SCHEMAS` raises `UnknownSchema`, and the caller reads it through MLflow instead
+(results/runs.py): slower, never wrong. `tests/tracking/test_sqlite_store.py` compares this
+reader with `mlflow.search_runs` and fails when the installed MLflow makes a store of an
+untested revision: check the reader against the new schema, then add the revision here.
+Every other store goes through mlflow.
 """
 
 from __future__ import annotations
@@ -15,6 +20,14 @@ from dataclasses import dataclass, field
 
 from unetexp.errors import UnetexpError
 from unetexp.tracking.store import sqlite_path as db_path
+
+
+# MLflow schema revisions this reader was compared with mlflow.search_runs on (the test above)
+TESTED_SCHEMAS = {"dc11669786a5": "mlflow 3.17"}
+
+
+class UnknownSchema(UnetexpError):
+    """The store's schema is not one this reader was tested on: read it through MLflow."""
 
 
 @dataclass
@@ -47,6 +60,7 @@ def read_runs(uri: str, experiment: str) -> list[Run]:
         raise UnetexpError(f"tracking.uri={uri}: no MLflow SQLite store there")
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
+        _check_schema(con, uri)
         found = con.execute(
             "SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'",
             (experiment,),
@@ -82,3 +96,12 @@ def read_runs(uri: str, experiment: str) -> list[Run]:
     finally:
         con.close()
     return list(runs.values())
+
+
+def _check_schema(con: sqlite3.Connection, uri: str) -> None:
+    try:
+        revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        revision = None
+    if revision is None or revision[0] not in TESTED_SCHEMAS:
+        raise UnknownSchema(f"{uri}: MLflow schema {revision and revision[0]} not tested here")
