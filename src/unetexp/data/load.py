@@ -9,6 +9,8 @@ float32 in {0, 1} (N, H, W, 1). Problems raise `DataError` with one line naming 
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from unetexp.data.synthetic import make_synthetic
 from unetexp.errors import DataError
 
 PETS_FILE = "oxford_pets_64_red.npz"
+# what numpy raises on a truncated or corrupted file (a zip's bad CRC, a cut-off deflate stream)
+READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass
@@ -56,10 +60,13 @@ def _read_npy(path: str | Path, what: str) -> np.ndarray:
         raise DataError(f"{path}: {what} file not found")
     try:
         return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise DataError(f"{path}: cannot read {what} without pickle ({exc})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: not a readable .npy file ({exc})") from None
+    except READ_ERRORS as exc:  # a cut-off file is a ValueError too: say pickle only for pickle
+        why = (
+            f"cannot read {what} without pickle"
+            if "pickle" in str(exc)
+            else "not a readable .npy file"
+        )
+        raise DataError(f"{path}: {why} ({exc})") from None
 
 
 def load_npz(path: str | Path) -> Dataset:
@@ -79,7 +86,7 @@ def load_npz(path: str | Path) -> Dataset:
             breed = archive["breed"] if "breed" in archive.files else None
     except DataError:
         raise
-    except (ValueError, OSError) as exc:
+    except READ_ERRORS as exc:
         raise DataError(f"{path}: not a readable npz file ({exc})") from None
     if images.dtype != np.uint8:
         raise DataError(f"{path}: images must be uint8, got {images.dtype}")
