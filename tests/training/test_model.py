@@ -1,4 +1,5 @@
-"""The builder reproduces every parameter count of the study (spec: "The model family")."""
+"""The builder reproduces every parameter count of the study (docs/study.md, "The model
+family")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Losses (bce, dice, bce_dice) and metrics (pixel accuracy, Dice, IoU) of the study.
 
 Dice is the standard (2*sum(y*p) + eps) / (sum(y) + sum(p) + eps), over the whole batch for
-the loss and accumulated over the whole epoch / test set for the metric (spec: "Training
+the loss and accumulated over the whole epoch / test set for the metric (docs/study.md, "Training
 protocol" explains why the notebook's own `dice_coef` is not used as printed).
 
 The losses and the Dice metric are registered Keras objects, so that a saved `model.keras`

@@ -1,4 +1,4 @@
-"""The study's U-Net family, one builder for every model (spec: "The model family").
+"""The study's U-Net family, one builder for every model (docs/study.md, "The model family").
 
 Level i (1 = full resolution) has bottleneck / 2**(depth - i + 1) filters. Encoder level:
 `convs` x Conv2D 3x3 ReLU, kept as skip, MaxPooling2D. Bottleneck: ONE Conv2D. Decoder level:
