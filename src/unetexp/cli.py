@@ -21,14 +21,22 @@ COMMANDS: dict[str, str] = {
 
 
 def main() -> None:
-    from unetexp.commands.base import run_quietly
+    try:
+        from unetexp.commands.base import run_quietly
 
-    sys.exit(run_quietly(lambda: _dispatch(sys.argv[1:])))
+        code = run_quietly(lambda: _dispatch(sys.argv[1:]))
+    except KeyboardInterrupt:  # Ctrl-C while the modules load, before run_quietly's own catch
+        print("unetexp: interrupted", file=sys.stderr, flush=True)
+        code = 130
+    sys.exit(code)
 
 
 def _dispatch(argv: list[str]) -> int | None:
     """Run the command `argv` names (else the Hydra app); its exit code."""
     if argv and argv[0] in COMMANDS:
+        from unetexp.commands.base import sigterm_as_interrupt
+
+        sigterm_as_interrupt()  # `kill` ends a command as Ctrl-C does: one line, exit 130
         module, function = COMMANDS[argv[0]].split(":")
         return getattr(importlib.import_module(module), function)(argv[1:])
     if "--help" in argv or "-h" in argv:

@@ -13,6 +13,7 @@ from unetexp.errors import ConfigError, exit_with_error
 
 # the shell's code for a process that SIGPIPE stopped (128 + 13): `git log | head` gives the same
 OUTPUT_CLOSED_EXIT = 128 + signal.SIGPIPE
+INTERRUPTED_EXIT = 128 + signal.SIGINT  # as a shell reports a command that Ctrl-C stopped
 
 
 class Parser(argparse.ArgumentParser):
@@ -66,8 +67,9 @@ class _GuardedStdout:
 
 
 def run_quietly(command: Callable[[], int | None]) -> int | None:
-    """`command()`'s exit code, or 141 when its output pipe closed: no BrokenPipeError traceback
-    and no "Exception ignored" at the interpreter's last flush."""
+    """`command()`'s exit code; 141 when its output pipe closed (no BrokenPipeError traceback,
+    no "Exception ignored" at the interpreter's last flush); 130 on Ctrl-C or `kill` in a
+    command that does not train (files are written whole or not at all: nothing to undo)."""
     sys.stdout = _GuardedStdout(sys.stdout)
     try:
         try:
@@ -76,3 +78,6 @@ def run_quietly(command: Callable[[], int | None]) -> int | None:
             sys.stdout.flush()  # buffered output meets a closed pipe here, not at interpreter exit
     except OutputClosed:
         return OUTPUT_CLOSED_EXIT
+    except KeyboardInterrupt:
+        print("unetexp: interrupted", file=sys.stderr, flush=True)
+        return INTERRUPTED_EXIT

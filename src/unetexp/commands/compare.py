@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from unetexp.commands.base import Parser
+from unetexp.commands.outputs import check_file, write_csv
 from unetexp.errors import UnetexpError, exit_with_error, first_line
 from unetexp.results import provenance
 from unetexp.results.markdown import markdown_table
@@ -135,6 +136,7 @@ def parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        csv = check_file(args.csv, "--csv")
         (a, runs_a), (b, runs_b) = read_side(args.a), read_side(args.b)
         table = side_by_side(a, b, args.only_changed)
         print(f"## {args.a} (A) vs {args.b} (B)\n")
@@ -166,10 +168,10 @@ def main(argv: list[str] | None = None) -> int:
                     else "No comparison behind the study's conclusions is covered by these runs."
                 )
                 print("".join(f"note: {note}\n" for note in notes), end="")
+        if csv:
+            write_csv(table, csv, "--csv")
     except UnetexpError as exc:
         exit_with_error(exc)
-    if args.csv:
-        table.to_csv(args.csv, index=False)
     return 0
 
 

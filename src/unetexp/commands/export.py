@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from unetexp.commands.base import Parser
+from unetexp.commands.outputs import check_file, write_csv
 from unetexp.commands.sources import add_source_args
 from unetexp.errors import UnetexpError, exit_with_error
 from unetexp.results.runs import aggregate, load_from_args, only_changed
@@ -34,15 +35,17 @@ def parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        out = check_file(args.out, "-o")
         table = load_from_args(args)
         if args.aggregate:
             table = aggregate(table)
         if args.only_changed:
             table = only_changed(table)
+        if out:
+            write_csv(table, out, "-o")
     except UnetexpError as exc:
         exit_with_error(exc)
-    if args.out:
-        table.to_csv(args.out, index=False)
+    if out:
         print(f"{len(table)} rows -> {args.out}", file=sys.stderr)
     else:
         table.to_csv(sys.stdout, index=False)

@@ -218,8 +218,7 @@ def predict_batch(
 
     from unetexp.results.imaging import overlay
 
-    _, height, width, _ = model.input_shape
-    height, width = height or 64, width or 64
+    height, width = image_input(model)
     batch = np.stack([resize(p.image, height, width) for p in pictures]).astype(np.float32) / 255.0
     outputs = model.predict(batch, verbose=0)
     probabilities = outputs[0] if isinstance(outputs, (list, tuple)) else outputs  # full head
@@ -237,6 +236,19 @@ def predict_batch(
         )
 
 
+def image_input(model, name: str = "the model") -> tuple[int, int]:
+    """The (height, width) a model takes (64 for a free side), or a PredictError when it does
+    not take RGB images or give a one-channel mask per pixel (not a unetexp U-Net)."""
+    inputs = model.input_shape
+    outputs = model.output_shape
+    outputs = outputs[0] if isinstance(outputs, list) else outputs  # deep supervision: full head
+    if not (isinstance(inputs, tuple) and len(inputs) == 4 and inputs[-1] == 3):
+        raise PredictError(f"{name} takes inputs of shape {inputs}, not RGB images (N, H, W, 3)")
+    if not (isinstance(outputs, tuple) and len(outputs) == 4 and outputs[-1] == 1):
+        raise PredictError(f"{name} gives outputs of shape {outputs}, not masks (N, H, W, 1)")
+    return inputs[1] or 64, inputs[2] or 64
+
+
 def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.threshold < 1.0:
         raise PredictError(f"--threshold={args.threshold}: must be in (0, 1)")
@@ -245,6 +257,7 @@ def run(args: argparse.Namespace) -> int:
     names = output_names(files)
     with tempfile.TemporaryDirectory(prefix="unetexp-predict-") as folder:
         model = load_model(args.model, args.tracking_uri, Path(folder))
+    image_input(model, args.model)  # before any output folder is made
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -258,7 +271,12 @@ def run(args: argparse.Namespace) -> int:
             skipped += 1
             print(f"unetexp: skipped {path}: {reason}", file=sys.stderr, flush=True)
         if pending and (len(pending) == BATCH or index == len(files) - 1):
-            predict_batch(model, pending, args.threshold, out, names)
+            try:
+                predict_batch(model, pending, args.threshold, out, names)
+            except OSError as exc:  # a full disk, a folder that went read-only
+                raise PredictError(
+                    f"--out {out}: cannot write a mask ({exc.strerror or exc})"
+                ) from None
             done, pending = done + len(pending), []
     if not done:
         raise PredictError(f"{source}: no image could be processed ({skipped} file(s) skipped)")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from unetexp.commands.base import Parser
+from unetexp.commands.outputs import check_folder
 from unetexp.commands.sources import add_source_args
 from unetexp.errors import UnetexpError, exit_with_error
 from unetexp.results.figure_pool import FigurePool
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     name = args.sweep or args.parent or args.experiment
     out = Path(args.out or Path("reports") / name)
     try:
+        check_folder(str(out), "--out")
         with FigurePool() as figures:
             from unetexp.results.report_document import build, write
             from unetexp.results.runs import all_runs, load_from_args, report_parent, sweep_parents
@@ -69,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             log_files(args.tracking_uri, parent, files, "report")
     except UnetexpError as exc:
         exit_with_error(exc)
+    except OSError as exc:  # the folder or the disk refused a file (its checks passed before)
+        exit_with_error(
+            UnetexpError(f"--out {out}: cannot write the report ({exc.strerror or exc})")
+        )
     print(
         f"report: {out / 'report.md'}, {out / 'report.html'} (images embedded; {len(files)} files)"
         + (f", logged to run {parent.info.run_id}" if parent and not args.no_log else "")

@@ -35,8 +35,17 @@ class FigurePool:
     def __enter__(self) -> FigurePool:
         if usable_cores() > 1:
             import multiprocessing
+            import signal
 
-            self._pool = multiprocessing.get_context("spawn").Pool(1, initializer=_load_matplotlib)
+            # the worker is spawned ignoring SIGINT (kept across exec, and by Python's start):
+            # a Ctrl-C, sent to the whole process group, stops the caller, which ends the
+            # worker, instead of the worker printing a traceback of its half-done imports
+            caller = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                context = multiprocessing.get_context("spawn")
+                self._pool = context.Pool(1, initializer=_load_matplotlib)
+            finally:
+                signal.signal(signal.SIGINT, caller)
         return self
 
     def draw(self, function: Callable, *args) -> None:

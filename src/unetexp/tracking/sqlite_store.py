@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from unetexp.errors import UnetexpError
 from unetexp.tracking.store import sqlite_path as db_path
 
-
-# MLflow schema revisions this reader was compared with mlflow.search_runs on (the test above)
+# MLflow schema revisions this reader was compared with mlflow.search_runs on (by the test)
 TESTED_SCHEMAS = {"dc11669786a5": "mlflow 3.17"}
 
 
