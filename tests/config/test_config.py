@@ -70,10 +70,23 @@ def test_plain_value_overrides():
 
 
 def test_schema_types_every_key():
-    with pytest.raises(Exception, match="model.depth"):
-        make_cfg("model.depth=deep")
-    with pytest.raises(Exception, match="no_such_key"):
-        make_cfg("model.no_such_key=1")
+    """Every numeric and boolean key of the composed config refuses a word, in the one line a
+    user sees, naming the key and the type it wants; an unknown key is refused by name."""
+    from unetexp.config.hashing import flatten
+    from unetexp.config.jobs import check_command_line
+    from unetexp.errors import ConfigError
+
+    wanted = {bool: "a valid bool", int: "converted to Integer", float: "converted to Float"}
+    typed = {k: type(v) for k, v in flatten(make_cfg()).items() if type(v) in wanted}
+    assert len(typed) >= 30 and {"model.depth", "train.lr", "force"} <= set(typed)
+    for key, kind in typed.items():
+        with pytest.raises(ConfigError) as refused:
+            check_command_line([f"{key}=deep"])
+        message = str(refused.value)
+        assert f"override {key}=deep" in message and wanted[kind] in message, message
+        assert "\n" not in message
+    with pytest.raises(ConfigError, match="Key 'no_such_key' not in 'ModelConfig'"):
+        check_command_line(["model.no_such_key=1"])
 
 
 @pytest.mark.parametrize(

@@ -241,6 +241,7 @@ def test_ctrl_c_in_a_joblib_multirun_leaves_nothing_running(tmp_path, store):
         if len(started) == 2 or time.monotonic() > deadline:
             break
     os.killpg(proc.pid, signal.SIGINT)
+    assert len(started) == 2, f"only {sorted(started)} started training within 240 s"
     rest = proc.communicate(timeout=120)[0]
     assert proc.returncode == 130, rest[-3000:]
     assert "unetexp: interrupted" in rest and "Traceback" not in rest

@@ -25,14 +25,23 @@ def check_file(path: str | None, flag: str) -> Path | None:
     if not path:
         return None
     out = Path(path)
-    if out.is_dir():
-        raise ConfigError(f"{flag} {path}: is a folder, give a file name")
+    try:
+        if out.is_dir() or path.endswith("/"):
+            raise ConfigError(f"{flag} {path}: is a folder, give a file name")
+    except OSError as exc:  # a name too long for the file system
+        raise ConfigError(f"{flag} {path[:80]}: {exc.strerror}") from None
     return check_folder(str(out.parent), flag, shown=path) and out
 
 
 def check_folder(path: str, flag: str, shown: str | None = None) -> Path:
     """`path` as a folder a command will write into (made on writing)."""
-    out, shown = Path(path), shown or path
+    try:
+        return _check_folder(Path(path), flag, shown or path)
+    except OSError as exc:
+        raise ConfigError(f"{flag} {(shown or path)[:80]}: {exc.strerror}") from None
+
+
+def _check_folder(out: Path, flag: str, shown: str) -> Path:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{flag} {shown}: {out} is a file, not a folder")
     ancestor = out if out.exists() else _existing_ancestor(out)

@@ -15,6 +15,7 @@ from functools import lru_cache
 from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
+from yaml import MarkedYAMLError, YAMLError
 
 from unetexp.errors import ConfigError, UnetexpError, first_line
 
@@ -27,6 +28,7 @@ COMPOSE_ERRORS = (
     KeyError,
     IndexError,
     AttributeError,
+    YAMLError,  # a config file of the user's (--config-dir) that is not YAML
 )
 ONE_MODE = ("-m/--multirun", "-c/--cfg", "-i/--info", "-r/--run", "--shell-completion")
 
@@ -146,6 +148,9 @@ def composition_error(exc: BaseException, culprit: str | None = None) -> str:
     """Hydra's and OmegaConf's multi-line reports in one line: which override, what failed,
     why (an OmegaConf cause repeats its message as a `$VALUE` template: left out)."""
     causes = [first_line(exc)]
+    if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        causes = [f"{mark.name}, line {mark.line + 1}: {exc.problem or first_line(exc)}"]
     cause = exc.__cause__ or exc.__context__
     while cause is not None and len(causes) < 3:
         line = first_line(cause)

@@ -9,6 +9,7 @@ float32 in {0, 1} (N, H, W, 1). Problems raise `DataError` with one line naming 
 from __future__ import annotations
 
 import os
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -21,8 +22,10 @@ from unetexp.data.synthetic import make_synthetic
 from unetexp.errors import DataError
 
 PETS_FILE = "oxford_pets_64_red.npz"
-# what numpy raises on a truncated or corrupted file (a zip's bad CRC, a cut-off deflate stream)
-READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+# what numpy raises on a truncated or corrupted file (a zip's bad CRC, a cut-off deflate
+# stream, a damaged .npy header that numpy's literal parser cannot read, a shape too big)
+READ_ERRORS = (ValueError, OSError, EOFError, SyntaxError, MemoryError, zipfile.BadZipFile,
+               zlib.error, tokenize.TokenError)  # fmt: skip
 
 
 @dataclass
