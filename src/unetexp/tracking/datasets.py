@@ -12,9 +12,16 @@ DIGEST_CHARS = 36
 
 
 def dataset_name(source: str) -> str:
-    """The data file's stem (`pets_real_64`), both stems for a pair, or `synthetic`."""
-    files = [Path(p) for p in source.split(" + ")]
-    return "+".join(p.stem for p in files) if all(p.is_file() for p in files) else "synthetic"
+    """The data file's stem (`pets_real_64`), both stems for a pair, the folder holding a
+    data=folder pair (`mydata` for mydata/images + mydata/masks, else both names), or
+    `synthetic`."""
+    paths = [Path(p) for p in source.split(" + ")]
+    if all(p.is_file() for p in paths):
+        return "+".join(p.stem for p in paths)
+    if all(p.is_dir() for p in paths):
+        parents = {p.resolve().parent for p in paths}
+        return parents.pop().name if len(parents) == 1 else "+".join(p.name for p in paths)
+    return "synthetic"
 
 
 def log_dataset(source: str, sha: str, images, masks, sizes: dict[str, int], seed: int) -> None:
