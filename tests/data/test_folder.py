@@ -267,9 +267,10 @@ def test_a_sweep_checks_the_folders_and_the_size_before_the_first_job(tmp_path):
 def test_the_dataset_is_named_after_the_folder_holding_both(tmp_path):
     images, masks = good_folder(tmp_path / "mydata", n=1)
     assert dataset_name(f"{images} + {masks}") == "mydata"
-    other = tmp_path / "labels"
-    other.mkdir()
-    assert dataset_name(f"{images} + {other}") == "images+labels"
+    trimaps = tmp_path / "mydata" / "annotations" / "trimaps"
+    trimaps.mkdir(parents=True)
+    assert dataset_name(f"{images} + {trimaps}") == "mydata"
+    assert dataset_name(f"{images} + {images}") == "images+images"
 
 
 def test_prepare_layout_folder_writes_the_npz_a_run_caches(tmp_path):
@@ -369,3 +370,20 @@ def test_a_missing_folder_stops_the_command_in_one_line(tmp_path, store):
         f"unetexp: error: data.masks={tmp_path / 'nope'}: folder not found"
     )
     assert not (tmp_path / "mlruns").exists()
+
+
+REAL = PROJECT.parent / "shared" / "data" / "pets-real"
+
+
+@pytest.mark.skipif(not (REAL / "images").is_dir(), reason=f"no {REAL} (real photographs)")
+def test_the_real_folder_with_its_trimaps_gives_exactly_the_bundled_set(tmp_path):
+    """data=folder on the 714 pairs behind the bundled set (official trimaps, object value 1):
+    the same arrays, in the same order, as the bundled pets_real_64.npz."""
+    from unetexp.data.pets_real import load_pets_real
+
+    images, masks = REAL / "images", REAL / "annotations" / "trimaps"
+    folder = open_dataset(folder_cfg(images, masks, tmp_path / "root", mask_values=[1]))
+    bundled = load_pets_real()
+    np.testing.assert_array_equal(folder.images, bundled.images)
+    np.testing.assert_array_equal(folder.masks, bundled.masks)
+    assert folder.counts["skipped"] == 0 and folder.sha256 != bundled.sha256

@@ -204,7 +204,7 @@ def main(argv: list[str]) -> int:
 
             print(f"preview: {save_preview(out, args.preview)}")
         if out.resolve() == (root / PETS_FILE).resolve():
-            print("train on it: python -m unetexp   (data=pets, the default, reads it)")
+            print("train on it: python -m unetexp data=pets")
         else:
             print(f"train on it: python -m unetexp data=npz data.path={out}")
     except UnetexpError as exc:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -12,15 +13,18 @@ DIGEST_CHARS = 36
 
 
 def dataset_name(source: str) -> str:
-    """The data file's stem (`pets_real_64`), both stems for a pair, the folder holding a
-    data=folder pair (`mydata` for mydata/images + mydata/masks, else both names), or
-    `synthetic`."""
+    """The data file's stem (`pets_real_64`), both stems for a pair, the folder holding both
+    folders of data=folder (`pets` for pets/images + pets/annotations/trimaps, else both
+    names), or `synthetic`."""
     paths = [Path(p) for p in source.split(" + ")]
     if all(p.is_file() for p in paths):
         return "+".join(p.stem for p in paths)
     if all(p.is_dir() for p in paths):
-        parents = {p.resolve().parent for p in paths}
-        return parents.pop().name if len(parents) == 1 else "+".join(p.name for p in paths)
+        folders = [p.resolve() for p in paths]
+        common = Path(os.path.commonpath(folders))
+        if common.name and common not in folders:
+            return common.name
+        return "+".join(p.name for p in paths)
     return "synthetic"
 
 
