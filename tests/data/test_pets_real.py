@@ -31,12 +31,10 @@ def test_the_default_is_the_bundled_set_read_from_the_package(monkeypatch, tmp_p
     dataset = open_dataset(cfg.data)
     assert dataset.images.shape == (714, 64, 64, 3) and dataset.masks.shape == (714, 64, 64, 1)
     assert dataset.breed is not None and len(set(dataset.breed.tolist())) == 32
-    path = Path(dataset.source)
-    assert (
-        path.name == "pets_real_64.npz"
-        and path.parent.parent == Path(unetexp.__file__).parent / "data"
-    )
-    assert dataset.sha256 == pets_real.SHA256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert dataset.source == "bundled:pets_real_64.npz"  # the same on every machine
+    with resources.as_file(pets_real.bundled_file()) as path:
+        assert path.parent.parent == Path(unetexp.__file__).parent / "data"
+        assert dataset.sha256 == pets_real.SHA256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert dataset.sha256.startswith("295e24fc") and not (tmp_path / "empty").exists()
 
 
@@ -120,7 +118,9 @@ def test_a_run_with_no_data_flag_trains_on_the_bundled_set(tmp_path, store):
     (run,) = mlflow.search_runs(experiment_names=["unetexp"], output_format="list")
     assert run.info.status == "FINISHED" and run.data.tags["data_count"] == "714"
     assert run.data.tags["data_sha256"] == pets_real.SHA256
+    assert run.data.tags["data_source"] == "bundled:pets_real_64.npz"
     (found,) = run.inputs.dataset_inputs
     assert found.dataset.name == "pets_real_64" and found.dataset.digest == pets_real.SHA256[:36]
+    assert found.dataset.source_type == "code"
     assert (run.data.params["data.n_train"], run.data.params["data.n_test"]) == ("571", "143")
     assert not (tmp_path / "root").exists()

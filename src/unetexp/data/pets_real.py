@@ -11,6 +11,9 @@ from unetexp.data.load import Dataset, load_npz
 from unetexp.errors import DataError
 
 FILE = "pets_real_64.npz"
+# how runs name it (tag data_source, messages): the same on every machine, so that runs logged
+# from two installs to one tracking server are runs of one data source
+SOURCE = f"bundled:{FILE}"
 SIDE = 64
 SHA256 = "295e24fc8d1caf16836d017e9f75de710d23878d5c8556f0ef7b8cd9f02963bd"
 
@@ -31,5 +34,5 @@ def load_pets_real() -> Dataset:
                 f"the file is damaged, reinstall unetexp"
             )
         dataset = load_npz(path)  # a missing file: one line naming it
-    dataset.sha256 = sha
+    dataset.source, dataset.sha256 = SOURCE, sha
     return dataset
