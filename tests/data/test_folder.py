@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import PROJECT, make_cfg, run_cli
+from conftest import PROJECT, heavy_imports, make_cfg, run_cli
 from omegaconf import OmegaConf
 from PIL import Image
 
@@ -309,6 +309,11 @@ def test_prepare_layout_folder_writes_the_npz_a_run_caches(tmp_path):
     assert wrong.returncode == 2 and wrong.stderr.strip() == (
         "unetexp: error: --layout folder needs --images DIR, --masks DIR and --out FILE.npz"
     )
+    args = ["data", "prepare", "--layout", "folder", "--images", str(images), "--masks", str(masks)]
+    mixed = run_cli(*args, "--out", str(out), "--source", str(images), cwd=tmp_path)
+    assert mixed.returncode == 2
+    assert mixed.stderr.strip() == "unetexp: error: --source is for --layout pets"
+    assert heavy_imports(*args, "--out", str(tmp_path / "again.npz"), cwd=tmp_path) == []
 
 
 @pytest.mark.slow
