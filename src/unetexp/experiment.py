@@ -65,7 +65,12 @@ def load_once(data_cfg) -> tuple[Dataset, dict[str, str]]:
     if key not in _LOADED:
         dataset = open_dataset(data_cfg)  # bad data stops here, before the store
         _LOADED.clear()
-        _LOADED[key] = dataset, data_identity(dataset.source, dataset.images, dataset.masks)
+        _LOADED[key] = (
+            dataset,
+            data_identity(
+                dataset.source, dataset.images, dataset.masks, dataset.sha256, dataset.counts
+            ),
+        )
     return _LOADED[key]
 
 

@@ -126,12 +126,14 @@ def test_bad_data_files(tmp_path, store):
 def test_missing_pets_dataset(tmp_path, store):
     """Offline (nothing listens on port 9), the first run of data=pets fails in one line."""
     out = run_cli(
+        "data=pets",
         f"tracking.uri={store}",
         cwd=tmp_path,
         env={"UNETEXP_DATA_DIR": str(tmp_path), "UNETEXP_PETS_URL": "http://127.0.0.1:9/"},
     )
     assert_one_line_error(out, str(tmp_path / "oxford_pets_64_red.npz"), "UNETEXP_DATA_DIR")
     out = run_cli(
+        "data=pets",
         f"tracking.uri={store}",
         "data.download=false",
         cwd=tmp_path,

@@ -30,6 +30,8 @@ BAD = {
     "data.path": "a\nb",
     "data.images": 3,
     "data.masks": "\x00",
+    "data.mask_values": [1, 1],
+    "data.strict": "yes",
     "data.size": 1,
     "data.count": 3,
     "data.test_fraction": 1.0,

@@ -22,7 +22,7 @@ def test_defaults_are_the_study_table1_base():
         "dropout": 0.0,
         "deep_supervision": False,
     }
-    assert (cfg.loss.name, cfg.data.name, cfg.seed) == ("bce", "pets", 0)
+    assert (cfg.loss.name, cfg.data.name, cfg.seed) == ("bce", "pets_real", 0)
     assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.train.optimizer) == (
         10,
         8,
@@ -145,14 +145,15 @@ def test_config_hash_is_stable_and_ignores_tracking():
 @pytest.mark.parametrize(
     "overrides,digest",
     [
-        ([], "2efa34991c65e956"),
+        (["data=pets"], "2efa34991c65e956"),  # data=pets was the default
         (["data=npz", "data.path=x.npz"], "4cd1a82574f016d8"),
-        (["+experiment=unet_best"], "962ab807a1cfaf52"),
-        (["+experiment=unet_deep", "seed=2"], "404e9b6a2e7bc081"),
+        (["+experiment=unet_best", "data=pets"], "962ab807a1cfaf52"),
+        (["+experiment=unet_deep", "seed=2", "data=pets"], "404e9b6a2e7bc081"),
     ],
 )
 def test_runs_logged_before_keep_their_hash(overrides, digest):
     """The hashes of the release before the redesign: the same configs (the experiments now
-    extend unet_simple; data.download now defaults to true) find their FINISHED runs."""
+    extend unet_simple; data.download now defaults to true; data=pets, the default then, is now
+    named; data.mask_values and data.strict are new) find their FINISHED runs."""
     assert config_hash(make_cfg(*overrides)) == digest
     assert config_hash(make_cfg(*overrides, "data.download=false")) == digest

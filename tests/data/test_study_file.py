@@ -108,10 +108,11 @@ def test_first_run_of_data_pets_downloads_by_default(tmp_path, monkeypatch, offi
 
 
 def test_offline_first_run_says_what_failed_in_one_line(tmp_path):
-    """`python -m unetexp` with nothing in the data root and no network: one line naming the
+    """`python -m unetexp data=pets` with nothing in the data root and no network: one line naming the
     failed download and the two ways to train without it; no run is left behind."""
     store = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     out = run_cli(
+        "data=pets",
         f"tracking.uri={store}",
         cwd=tmp_path,
         env={"UNETEXP_DATA_DIR": str(tmp_path / "root"), download.URL_ENV: "http://127.0.0.1:9/"},
@@ -133,7 +134,7 @@ def test_offline_first_run_says_what_failed_in_one_line(tmp_path):
 def test_a_default_run_downloads_builds_once_then_trains(
     tmp_path, monkeypatch, official, pets_server
 ):
-    """The whole first run of data=pets, as `python -m unetexp train.epochs=1` does it: the
+    """The whole first run of data=pets, as `python -m unetexp data=pets train.epochs=1` does it: the
     download, one build, one FINISHED MLflow run on the built file."""
     from unetexp.experiment import run_experiment
 
@@ -141,6 +142,7 @@ def test_a_default_run_downloads_builds_once_then_trains(
     monkeypatch.setenv("UNETEXP_DATA_DIR", str(root))
     monkeypatch.setenv(download.URL_ENV, pets_server["url"])
     cfg = OmegaConf.structured(Config())
+    cfg.data.name = "pets"
     cfg.train.epochs, cfg.model.convs, cfg.model.bottleneck = 1, 1, 32
     cfg.tracking.uri = store
     result = run_experiment(cfg)

@@ -253,7 +253,7 @@ PETS = Path(os.environ.get("UNETEXP_DATA_DIR", "")) / "oxford_pets_64_red.npz"
     "(set UNETEXP_DATA_DIR to a folder holding oxford_pets_64_red.npz)",
 )
 def test_one_epoch_on_the_real_data(tmp_path, store):
-    out = run_cli("train.epochs=1", f"tracking.uri={store}", cwd=tmp_path)
+    out = run_cli("data=pets", "train.epochs=1", f"tracking.uri={store}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     run = search_runs(store).iloc[0]
     assert run["params.data.n_train"] == "590" and run["params.data.n_test"] == "148"

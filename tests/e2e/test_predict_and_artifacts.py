@@ -369,7 +369,11 @@ PETS = Path(os.environ.get("UNETEXP_DATA_DIR", "")) / "oxford_pets_64_red.npz"
 )
 def test_final_experiment_splits_on_the_real_data(tmp_path, store):
     out = run_cli(
-        "+experiment=unet_simple", "train.epochs=2", f"tracking.uri={store}", cwd=tmp_path
+        "+experiment=unet_simple",
+        "data=pets",
+        "train.epochs=2",
+        f"tracking.uri={store}",
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     run = search_runs(store).iloc[0]

@@ -1,4 +1,5 @@
-"""`unetexp data prepare`: build the study's dataset, or a bigger one, from the official files.
+"""`unetexp data prepare`: build the study's dataset, or a bigger one, from the official files;
+with `--layout folder`, an npz from the user's own folders of images and masks (data_folder).
 
 (The first run of `data=pets` builds the study's file by itself: `unetexp.data.study_file`.)
 No TensorFlow here.
@@ -53,19 +54,28 @@ def _fraction(value: str) -> float:
 
 
 def parser() -> argparse.ArgumentParser:
+    from unetexp.commands import data_folder
     from unetexp.data.download import URL_ENV
     from unetexp.data.pets import MASKS, STUDY
 
     top = Parser(
-        prog="unetexp data", description="Datasets from the official Oxford-IIIT Pet files."
+        prog="unetexp data",
+        description="Datasets from the official Oxford-IIIT Pet files or your own folders.",
     )
     actions = top.add_subparsers(dest="action", required=True, metavar="prepare")
     p = actions.add_parser(
         "prepare",
-        help="build an npz dataset from the official archives or their folder",
+        help="build an npz dataset from the official archives or their folder, or your folders",
         description="Build an npz (images, masks, names, species, breed) and a JSON sidecar from "
         "the official Oxford-IIIT Pet files. Defaults give the study's subset, "
-        "<data root>/oxford_pets_64_red.npz, the file data=pets reads.",
+        "<data root>/oxford_pets_64_red.npz, the file data=pets reads. With --layout folder: "
+        "the npz data=folder caches, from --images DIR and --masks DIR.",
+    )
+    p.add_argument(
+        "--layout",
+        choices=("pets", "folder"),
+        default="pets",
+        help="pets: the official files (default); folder: your images and masks",
     )
     where = p.add_argument_group("source (one of; default: the official files in the data root)")
     where.add_argument(
@@ -133,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE.png",
         help="also save a picture of the first pairs (image | mask overlay)",
     )
+    data_folder.add_arguments(p)
     return top
 
 
@@ -167,6 +178,11 @@ def main(argv: list[str]) -> int:
 
     args = parser().parse_args(argv)
     try:
+        if args.layout == "folder":
+            from unetexp.commands.data_folder import prepare as prepare_folder
+
+            prepare_folder(args, argv)
+            return 0
         root = data_root()
         source = _source(args, root)
         out = Path(args.out or root / default_name(args.size, args.fraction, args.seed, args.mask))
@@ -188,7 +204,7 @@ def main(argv: list[str]) -> int:
 
             print(f"preview: {save_preview(out, args.preview)}")
         if out.resolve() == (root / PETS_FILE).resolve():
-            print("train on it: python -m unetexp   (data=pets, the default, reads it)")
+            print("train on it: python -m unetexp data=pets")
         else:
             print(f"train on it: python -m unetexp data=npz data.path={out}")
     except UnetexpError as exc:

@@ -10,10 +10,18 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 # keys that say how to run or where to log, not what is trained: outside config_hash
-NOT_HASHED = ("tracking.", "force", "train.intra_op_threads", "train.inter_op_threads")
+NOT_HASHED = (
+    "tracking.",
+    "force",
+    "train.intra_op_threads",
+    "train.inter_op_threads",
+    "data.strict",  # stops or skips: what trains, when it trains, is the same data
+)
 # keys that say how to get the data, not what is trained, added to the hash before they became
 # what they are: hashed at their first default, so that runs logged before keep their hash
 HASHED_AS = {"data.download": False}  # its default was false until data=pets downloaded by itself
+# keys added after runs were logged: left out of the hash at this value, so those runs keep theirs
+NEW_AT = {"data.mask_values": None}
 
 
 def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
@@ -32,6 +40,8 @@ def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
 def config_hash(cfg: DictConfig) -> str:
     """Stable hash of what is trained (seed included): same hash, same experiment."""
     leaves = {
-        k: HASHED_AS.get(k, v) for k, v in flatten(cfg).items() if not k.startswith(NOT_HASHED)
+        k: HASHED_AS.get(k, v)
+        for k, v in flatten(cfg).items()
+        if not k.startswith(NOT_HASHED) and not (k in NEW_AT and v == NEW_AT[k])
     }
     return hashlib.sha256(json.dumps(leaves, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -38,12 +38,14 @@ class LossConfig:
 
 @dataclass
 class DataConfig:
-    name: str = factor("pets")  # pets | npz | seed_npy | synthetic
+    name: str = factor("pets_real")  # pets_real | pets | npz | seed_npy | folder | synthetic
     root: str | None = None  # data root; null = $UNETEXP_DATA_DIR, else <project>/data
     path: str | None = None  # npz file (pets: <root>/oxford_pets_64_red.npz)
-    images: str | None = None  # seed_npy: data64_red.npy
-    masks: str | None = None  # seed_npy: mask64_red.npy
-    size: int = 64  # synthetic: image side (files bring their own)
+    images: str | None = None  # seed_npy: data64_red.npy; folder: the images' folder
+    masks: str | None = None  # seed_npy: mask64_red.npy; folder: the masks' folder
+    mask_values: list[int] | None = None  # folder: the object's mask values (null: {0,1}, {0,255})
+    strict: bool = False  # folder: stop at the first unusable pair instead of skipping it
+    size: int = 64  # synthetic, folder: image side (files bring their own)
     count: int = 200  # synthetic: number of image/mask pairs
     test_fraction: float = 0.2
     val_fraction: float = 0.0  # > 0: separate validation split carved from train

@@ -4,14 +4,23 @@ that cannot build, train or track a model into a one-line `ConfigError` naming t
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from functools import reduce
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from unetexp.config.checks import (
+    Check,
+    boolean,
+    both,
+    choice,
+    integer,
+    is_int,
+    is_number,
+    number,
+    text,
+)
 from unetexp.config.hashing import flatten
 from unetexp.errors import ConfigError, first_line
 
@@ -20,7 +29,7 @@ if TYPE_CHECKING:
 
 UPSAMPLE_CHOICES = ("transpose", "upsampling")
 LOSS_CHOICES = ("bce", "dice", "bce_dice")
-DATA_CHOICES = ("pets", "npz", "seed_npy", "synthetic")
+DATA_CHOICES = ("pets_real", "pets", "npz", "seed_npy", "folder", "synthetic")
 STRATIFY_CHOICES = ("breed",)
 OPTIMIZER_CHOICES = ("adam", "sgd", "rmsprop")
 # what callbacks may watch: the epoch metrics MLflow shows (for a deep-supervision model these
@@ -28,9 +37,6 @@ OPTIMIZER_CHOICES = ("adam", "sgd", "rmsprop")
 EPOCH_METRICS = ("loss", "accuracy", "dice", "iou")
 MONITOR_CHOICES = tuple(f"{p}{m}" for p in ("val_", "") for m in EPOCH_METRICS)
 SEED_MAX = 2**32 - 1  # numpy's and scikit-learn's seeds
-
-# (value, whole config) -> None when the value is fine, else what is allowed
-Check = Callable[[Any, Any], str | None]
 
 
 def deep_monitor_choices(depth: int) -> tuple[str, ...]:
@@ -41,87 +47,9 @@ def deep_monitor_choices(depth: int) -> tuple[str, ...]:
     )
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def integer(low: int, high: int, note: str = "") -> Check:
-    """An integer in low..high (high: a bound against absurd sizes, not a taste)."""
-
-    def check(value, cfg):
-        if not (_is_int(value) and low <= value <= high):
-            return f"must be an integer in {low}..{high}{note}"
-
-    return check
-
-
-def number(
-    low: float, high: float | None = None, open_low: bool = False, open_high: bool = True
-) -> Check:
-    """A finite number between low and high; `open_*` excludes the bound."""
-    text = {(None, True): f"> {low:g}", (None, False): f">= {low:g}"}.get((high, open_low)) or (
-        f"in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
-    )
-
-    def check(value, cfg):
-        ok = (
-            _is_number(value)
-            and (value > low if open_low else value >= low)
-            and (high is None or (value < high if open_high else value <= high))
-        )
-        if not ok:
-            return f"must be a finite number {text}" if not _is_number(value) else f"must be {text}"
-
-    return check
-
-
-def choice(choices: tuple[str, ...], nullable: bool = False) -> Check:
-    def check(value, cfg):
-        if not ((nullable and value is None) or (isinstance(value, str) and value in choices)):
-            return f"must be {'null or ' if nullable else ''}one of {', '.join(choices)}"
-
-    return check
-
-
-def boolean(value, cfg):
-    if not isinstance(value, bool):
-        return "must be true or false"
-
-
-def text(nullable: bool, longest: int = 4096) -> Check:
-    """A name, path or URI: any characters (spaces, non-ASCII) but control characters."""
-
-    def check(value, cfg):
-        if nullable and value is None:
-            return None
-        if not (
-            isinstance(value, str)
-            and value.strip()
-            and len(value) <= longest
-            and value.isprintable()
-        ):
-            return (
-                f"must be {'null or ' if nullable else ''}a non-empty text of at most "
-                f"{longest} printable characters"
-            )
-
-    return check
-
-
-def _both(*checks: Check) -> Check:
-    def check(value, cfg):
-        return next((found for c in checks if (found := c(value, cfg))), None)
-
-    return check
-
-
 def _bottleneck(value, cfg):
     step = 2**cfg.model.depth
-    if not (_is_int(value) and step <= value <= 8192 and value % step == 0):
+    if not (is_int(value) and step <= value <= 8192 and value % step == 0):
         return f"must be a positive multiple of 2**model.depth = {step}, at most 8192"
 
 
@@ -130,26 +58,36 @@ def _deep_supervision(value, cfg):
         return "needs model.depth >= 2 (the extra heads sit at 1/2 and 1/4 resolution)"
 
 
-def _synthetic_size(value, cfg):
-    if cfg.data.name == "synthetic":  # a file's size is checked once its header is read
+def _size(value, cfg):
+    if cfg.data.name in ("synthetic", "folder"):  # a file's size: checked from its header
         check_depth(cfg.model.depth, value, "data.size")
 
 
-def _needed_by(data_name: str, flag: str) -> Check:
+def _needed_by(needs: dict[str, str]) -> Check:
+    """`needs`: data.name -> the keys that data needs, as the user types them."""
+
     def check(value, cfg):
-        if cfg.data.name == data_name and value is None:
-            return f"data={data_name} needs {flag}"
+        if value is None and cfg.data.name in needs:
+            return f"data={cfg.data.name} needs {needs[cfg.data.name]}"
 
     return check
+
+
+def _mask_values(value, cfg):
+    values = list(value) if value is not None else None
+    if values is not None and not (
+        values
+        and len(values) == len(set(values))
+        and all(is_int(v) and 0 <= v <= 65535 for v in values)
+    ):
+        return "must be null or a list of distinct integers in 0..65535 (the object's values)"
 
 
 def _head_weights(value, cfg):
     weights = (
         list(value) if not isinstance(value, (str, bytes)) and hasattr(value, "__iter__") else []
     )
-    if not (
-        len(weights) == 3 and all(_is_number(w) and w >= 0 for w in weights) and weights[0] > 0
-    ):
+    if not (len(weights) == 3 and all(is_number(w) and w >= 0 for w in weights) and weights[0] > 0):
         return "must be 3 weights >= 0 (output1, output2, output3), finite, the first > 0"
 
 
@@ -170,7 +108,7 @@ def _registered(value, cfg):
 
 
 def _threads(value, cfg):
-    if not (_is_int(value) and 0 <= value <= 1024):
+    if not (is_int(value) and 0 <= value <= 1024):
         return "must be an integer >= 0 (0: TensorFlow's default), at most 1024"
 
 
@@ -184,6 +122,10 @@ def _callback(prefix: str) -> dict[str, Check]:
 
 
 PATH = text(nullable=True)
+PAIRS = {
+    "seed_npy": "data.images=FILE.npy and data.masks=FILE.npy",
+    "folder": "data.images=DIR and data.masks=DIR",
+}
 CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the one reported
     "model.depth": integer(1, 12, " (the study used 1..5)"),
     "model.convs": integer(1, 16, " (the study used 1..3)"),
@@ -191,20 +133,18 @@ CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the on
     "model.transpose_kernel": integer(1, 15),
     "model.bottleneck": _bottleneck,
     "model.dropout": number(0, 1),
-    "model.deep_supervision": _both(boolean, _deep_supervision),
+    "model.deep_supervision": both(boolean, _deep_supervision),
     "loss.name": choice(LOSS_CHOICES),
     "loss.alpha": number(0, 1, open_high=False),
     "loss.head_weights": _head_weights,
     "data.name": choice(DATA_CHOICES),
     "data.root": PATH,
-    "data.path": _both(PATH, _needed_by("npz", "data.path=FILE.npz")),
-    "data.images": _both(
-        PATH, _needed_by("seed_npy", "data.images=FILE.npy and data.masks=FILE.npy")
-    ),
-    "data.masks": _both(
-        PATH, _needed_by("seed_npy", "data.images=FILE.npy and data.masks=FILE.npy")
-    ),
-    "data.size": _both(integer(2, 4096), _synthetic_size),
+    "data.path": both(PATH, _needed_by({"npz": "data.path=FILE.npz"})),
+    "data.images": both(PATH, _needed_by(PAIRS)),
+    "data.masks": both(PATH, _needed_by(PAIRS)),
+    "data.mask_values": _mask_values,
+    "data.strict": boolean,
+    "data.size": both(integer(2, 4096), _size),
     "data.count": integer(4, 1_000_000),
     "data.test_fraction": number(0, 1, open_low=True),
     "data.val_fraction": number(0, 1),
@@ -227,7 +167,7 @@ CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the on
     "tracking.experiment": text(nullable=False, longest=250),
     "tracking.run_name": text(nullable=True, longest=250),
     "tracking.sweep": text(nullable=True, longest=250),
-    "tracking.register_model": _both(text(nullable=True, longest=250), _registered),
+    "tracking.register_model": both(text(nullable=True, longest=250), _registered),
     "seed": integer(0, SEED_MAX),
     "force": boolean,
 }

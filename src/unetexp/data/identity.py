@@ -17,11 +17,18 @@ def file_sha256(*paths: str | Path) -> str:
     return digest.hexdigest()
 
 
-def data_identity(source: str, images, masks) -> dict[str, str]:
-    """The tags a job run records: its files' hash, or for generated data the arrays' hash."""
+def data_identity(
+    source: str, images, masks, sha256: str | None = None, counts: dict | None = None
+) -> dict[str, str]:
+    """The tags a job run records: the hash the loader knows (`sha256`: the bundled file's, a
+    folder's content key), else its files' hash, or for generated data the arrays' hash; and a
+    folder's counts of pairs found and skipped (`data_<count>`)."""
     files = [Path(p) for p in source.split(" + ")]
-    if all(p.is_file() for p in files):
+    if sha256:
+        sha = sha256
+    elif all(p.is_file() for p in files):
         sha = file_sha256(*files)
     else:
         sha = hashlib.sha256(images.tobytes() + masks.tobytes()).hexdigest()
-    return {"data_source": source, "data_count": str(len(images)), "data_sha256": sha}
+    extra = {f"data_{k}": str(v) for k, v in (counts or {}).items()}
+    return {"data_source": source, "data_count": str(len(images)), "data_sha256": sha, **extra}

@@ -34,6 +34,8 @@ class Dataset:
     masks: np.ndarray
     source: str  # file(s) or "synthetic(...)", for messages and MLflow
     breed: np.ndarray | None = None  # per-image breed names (files from `unetexp data prepare`)
+    sha256: str | None = None  # known identity (bundled file, folder content); else hashed
+    counts: dict[str, int] | None = None  # a folder's pairs found and skipped, for MLflow
 
 
 def data_root(root: str | None = None) -> Path:

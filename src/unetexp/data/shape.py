@@ -12,6 +12,7 @@ from unetexp.data.load import pets_path
 from unetexp.errors import DataError
 
 STUDY_SIDE = 64  # data=pets builds the study's 64x64 file on first use
+BUNDLED_SIDE = 64  # data=pets_real: the bundled pets_real_64.npz
 
 
 def _npy_shape(handle) -> tuple[int, ...]:
@@ -36,6 +37,14 @@ def image_sides(data_cfg) -> tuple[set[int], str]:
     """(the image sides, their source) of the data `data_cfg` names, for `check_depth`; a file
     that cannot tell its shape is left to the loader, whose message is the precise one."""
     if data_cfg.name == "synthetic":
+        return {data_cfg.size}, "data.size"
+    if data_cfg.name == "pets_real":
+        return {BUNDLED_SIDE}, "data=pets_real (the bundled set)"
+    if data_cfg.name == "folder":  # converted to data.size; missing or empty folders stop here
+        from unetexp.data.folder_files import list_folder
+
+        list_folder(Path(data_cfg.images), "data.images")
+        list_folder(Path(data_cfg.masks), "data.masks")
         return {data_cfg.size}, "data.size"
     if data_cfg.name == "seed_npy":
         key, path, read = "data.images", Path(data_cfg.images), _npy_file_shape

@@ -39,7 +39,8 @@ def _build(root: Path, out: Path, download: bool) -> None:
             f"it. Build it with `unetexp data prepare --source DIR` (the official images.tar.gz "
             f"and annotations.tar.gz, or their folder) or `--download`, put those two archives in "
             f"{root}, or set data.download=true; or set UNETEXP_DATA_DIR to the folder that holds "
-            f"{PETS_FILE}; or train on data=synthetic, or data=npz data.path=FILE.npz"
+            f"{PETS_FILE}; or train on data=pets_real (bundled, the default), data=folder, "
+            f"data=npz data.path=FILE.npz or data=synthetic"
         )
     if source is None:  # the transfer shows its progress once connected: offline is one line
         try:
@@ -47,8 +48,10 @@ def _build(root: Path, out: Path, download: bool) -> None:
         except DataError as exc:
             raise DataError(
                 f"{out}: the study's dataset is not there and its download failed ({exc}). "
-                f"Train on data=synthetic, or on a file of yours with data=npz data.path=FILE.npz "
-                f"(or set UNETEXP_DATA_DIR to the folder that holds {PETS_FILE})"
+                f"Train on the bundled photographs (data=pets_real, the default), on data of yours "
+                f"(data=folder data.images=DIR data.masks=DIR, or data=npz data.path=FILE.npz), "
+                f"or on data=synthetic (or set UNETEXP_DATA_DIR to the folder that holds "
+                f"{PETS_FILE})"
             ) from None
     print(
         f"unetexp: {out.name} not found: building it once from {source.images.parent} with the "

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -12,9 +13,21 @@ DIGEST_CHARS = 36
 
 
 def dataset_name(source: str) -> str:
-    """The data file's stem (`pets_real_64`), both stems for a pair, or `synthetic`."""
-    files = [Path(p) for p in source.split(" + ")]
-    return "+".join(p.stem for p in files) if all(p.is_file() for p in files) else "synthetic"
+    """The data file's stem (`pets_real_64`, bundled or not), both stems for a pair, the folder holding both
+    folders of data=folder (`pets` for pets/images + pets/annotations/trimaps, else both
+    names), or `synthetic`."""
+    if source.startswith("bundled:"):
+        return Path(source.partition(":")[2]).stem
+    paths = [Path(p) for p in source.split(" + ")]
+    if all(p.is_file() for p in paths):
+        return "+".join(p.stem for p in paths)
+    if all(p.is_dir() for p in paths):
+        folders = [p.resolve() for p in paths]
+        common = Path(os.path.commonpath(folders))
+        if common.name and common not in folders:
+            return common.name
+        return "+".join(p.name for p in paths)
+    return "synthetic"
 
 
 def log_dataset(source: str, sha: str, images, masks, sizes: dict[str, int], seed: int) -> None:
@@ -24,9 +37,9 @@ def log_dataset(source: str, sha: str, images, masks, sizes: dict[str, int], see
     from mlflow.data.code_dataset_source import CodeDatasetSource
 
     name = dataset_name(source)
-    origin = (
+    origin = (  # generated or bundled: the package is the source, the same on every machine
         CodeDatasetSource({"unetexp.data": source})
-        if name == "synthetic"
+        if name == "synthetic" or source.startswith("bundled:")
         else " + ".join(str(Path(p).resolve()) for p in source.split(" + "))
     )
     with warnings.catch_warnings():  # MLflow registers its local source twice ("" and file:)
