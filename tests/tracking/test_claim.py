@@ -3,6 +3,7 @@ RUNNING run is waited for and reused, a dead owner's is closed as KILLED and tra
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import sys
@@ -40,16 +41,49 @@ def test_a_dead_owners_run_is_killed_and_the_config_trained(store):
     assert client(store).get_run(run_id).info.status == "KILLED"
 
 
+class Waiting(logging.Handler):
+    """Set when the claimant logs that it waits: the moment to end the owner's run (an event,
+    not a timer racing the claimant's first look)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "waiting for run" in record.getMessage():
+            self.seen.set()
+
+
+def end_once_waited_for(store: str, run_id: str, status: str, monkeypatch) -> threading.Thread:
+    """A thread that ends `run_id` with `status` once the claimant said it waits for it."""
+    monkeypatch.setattr(claims, "POLL_S", 0.05)
+    waiting = Waiting()
+    claims.log.addHandler(waiting)
+    claims.log.setLevel(logging.INFO)
+
+    def end() -> None:
+        if waiting.seen.wait(timeout=120):
+            client(store).set_terminated(run_id, status)
+        claims.log.removeHandler(waiting)
+
+    thread = threading.Thread(target=end)
+    thread.start()
+    return thread
+
+
+def live_owner():
+    return subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                            stdin=subprocess.PIPE)  # fmt: skip
+
+
 def test_a_live_owners_run_is_waited_for_then_reused(store, monkeypatch, caplog):
-    monkeypatch.setattr(claims, "POLL_S", 0.2)
-    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    owner = live_owner()
     try:
         run_id = running_run(store, "abc", owner.pid)
-        finish = threading.Timer(1.5, client(store).set_terminated, (run_id, "FINISHED"))
-        finish.start()
+        ender = end_once_waited_for(store, run_id, "FINISHED", monkeypatch)
         caplog.set_level("INFO")
         reused, started = claim_or_start(store, "abc")
-        finish.join()
+        ender.join()
     finally:
         owner.kill()
         owner.wait()
@@ -57,17 +91,19 @@ def test_a_live_owners_run_is_waited_for_then_reused(store, monkeypatch, caplog)
     assert f"waiting for run {run_id} (pid {owner.pid})" in caplog.text
 
 
-def test_a_live_owners_failed_run_is_trained_again(store, monkeypatch):
-    monkeypatch.setattr(claims, "POLL_S", 0.2)
-    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+def test_a_live_owners_failed_run_is_trained_again(store, monkeypatch, caplog):
+    owner = live_owner()
     try:
         run_id = running_run(store, "abc", owner.pid)
-        threading.Timer(1.0, client(store).set_terminated, (run_id, "FAILED")).start()
+        ender = end_once_waited_for(store, run_id, "FAILED", monkeypatch)
+        caplog.set_level("INFO")
         reused, started = claim_or_start(store, "abc")
+        ender.join()
     finally:
         owner.kill()
         owner.wait()
     assert reused is None and len(started) == 1
+    assert f"run {run_id} ended without FINISHED: training this config" in caplog.text
 
 
 @pytest.mark.slow
