@@ -22,7 +22,7 @@ def process_tags() -> dict[str, str]:
 def alive(host: str | None, pid: str | None) -> bool:
     """Whether the process `pid` of `host` still runs; processes of other hosts (or without a
     pid) are assumed alive."""
-    if host != socket.gethostname() or not (pid or "").isdigit():
+    if host != socket.gethostname() or pid is None or not pid.isdigit():
         return True
     try:
         os.kill(int(pid), 0)

@@ -241,10 +241,10 @@ def search(args) -> dict:
         if not result["skipped"]:
             client.set_tag(run_id, "optuna_study", name)
             client.set_tag(run_id, "optuna_trial", str(trial.number))
-        value = client.get_run(run_id).data.metrics.get(OBJECTIVE)
-        if value is None:
+        metric = client.get_run(run_id).data.metrics.get(OBJECTIVE)
+        if metric is None:
             raise ConfigError(f"run {run_id} has no {OBJECTIVE} metric to optimise")
-        return float(value)
+        return float(metric)
 
     def after_trial(study, trial) -> None:
         if trial.value is None:

@@ -69,6 +69,11 @@ def test_select_by_hash_prefix_or_path():
         select(RUNS, "nope")
 
 
+def test_select_by_path_in_runs_without_a_hash_column():
+    older = RUNS.drop(columns="data_sha256")
+    assert select(older, "synthetic")["data_source"].tolist() == ["synthetic(count=24, size=16)"]
+
+
 def test_header_warns_about_synthetic_data_only():
     assert header(RUNS.iloc[:2]) == [
         "data: real.npz (real photographs, 714 images, sha256 295e24fc)"

@@ -16,6 +16,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.plugins.launcher import Launcher
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
@@ -77,7 +78,7 @@ class DecideSweeper(Sweeper):
         self.metric, self.params = metric, params or {}
         self.hydra_context: HydraContext | None = None
         self.config: DictConfig | None = None
-        self.launcher = None
+        self.launcher: Launcher | None = None
         self.job_idx = 0
 
     def setup(
@@ -106,6 +107,7 @@ class DecideSweeper(Sweeper):
         parent_run_id = self._parent_run_id(next(iter(composed.values())))
         tracking_cfg = next(iter(composed.values())).tracking
         comparisons = table_comparisons({k: task_config(c) for k, c in composed.items()})
+        assert self.config is not None  # Hydra calls setup() before sweep()
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
@@ -127,6 +129,7 @@ class DecideSweeper(Sweeper):
 
     def _choices(self, arguments: list[str]) -> dict[str, list[str]]:
         """Every combination of the sweep's values (seed excluded), keyed by its overrides."""
+        assert self.hydra_context is not None  # Hydra calls setup() before sweep()
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + arguments)
         if any(o.get_key_element().lstrip("+~") == "seed" for o in overrides):
@@ -142,6 +145,7 @@ class DecideSweeper(Sweeper):
         }
 
     def _compose(self, overrides: list[str]) -> DictConfig:
+        assert self.hydra_context is not None and self.config is not None  # set by setup()
         try:
             return self.hydra_context.config_loader.load_sweep_config(
                 master_config=self.config, sweep_overrides=overrides + ["seed=0"]
@@ -167,6 +171,7 @@ class DecideSweeper(Sweeper):
 
         if not batch:
             return
+        assert self.launcher is not None  # Hydra calls setup() before sweep()
         results = self.launcher.launch(batch, initial_job_idx=self.job_idx)
         self.job_idx += len(batch)
         for r in results:

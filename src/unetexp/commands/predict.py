@@ -85,7 +85,8 @@ def open_store(tracking_uri: str | None, what: str):
     from unetexp.tracking.store import quiet_mlflow, resolve_uri, sqlite_path
 
     uri = resolve_uri(tracking_uri)
-    if sqlite_path(uri) and not sqlite_path(uri).is_file():
+    store_file = sqlite_path(uri)
+    if store_file and not store_file.is_file():
         raise PredictError(f"{what} not found: no MLflow store at {uri}")
     import os
 
@@ -197,10 +198,10 @@ def resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
     if array.ndim == 2:
         return np.asarray(
             Image.fromarray(array.astype(np.float32), mode="F").resize(
-                (width, height), Image.BILINEAR
+                (width, height), Image.Resampling.BILINEAR
             )
         )
-    return np.asarray(Image.fromarray(array).resize((width, height), Image.BILINEAR))
+    return np.asarray(Image.fromarray(array).resize((width, height), Image.Resampling.BILINEAR))
 
 
 def output_names(files: list[Path]) -> dict[Path, str]:

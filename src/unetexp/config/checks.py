@@ -32,7 +32,11 @@ def number(
     low: float, high: float | None = None, open_low: bool = False, open_high: bool = True
 ) -> Check:
     """A finite number between low and high; `open_*` excludes the bound."""
-    text = {(None, True): f"> {low:g}", (None, False): f">= {low:g}"}.get((high, open_low)) or (
+    lower_only: dict[tuple[float | None, bool], str] = {
+        (None, True): f"> {low:g}",
+        (None, False): f">= {low:g}",
+    }
+    text = lower_only.get((high, open_low)) or (
         f"in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
     )
 

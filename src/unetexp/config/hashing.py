@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,7 +26,11 @@ NEW_AT = {"data.mask_values": None}
 
 def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
     """Every leaf as `a.b.c: value`, the names MLflow params use."""
-    node = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    node: dict[str, Any] = (
+        cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))  # a DictConfig's is a dict
+        if isinstance(cfg, DictConfig)
+        else cfg
+    )
     out: dict[str, Any] = {}
     for key, value in node.items():
         name = f"{prefix}{key}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import NoReturn
 
 from hydra.errors import HydraException
 from omegaconf import DictConfig
@@ -38,11 +39,13 @@ def hydra_args(argv: list[str]) -> argparse.Namespace:
     from unetexp.config.hydra_private import get_args_parser
 
     parser = get_args_parser()
-    parser.error = _refuse
+    # Hydra builds the parser, so its usage errors become a ConfigError by replacing error(),
+    # argparse's one hook for them (a method mypy will not let be assigned)
+    parser.error = _refuse  # type: ignore[method-assign]
     return parser.parse_args(argv)
 
 
-def _refuse(message: str) -> None:
+def _refuse(message: str) -> NoReturn:
     raise ConfigError(message)
 
 

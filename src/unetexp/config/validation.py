@@ -5,7 +5,7 @@ that cannot build, train or track a model into a one-line `ConfigError` naming t
 from __future__ import annotations
 
 from functools import reduce
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -200,7 +200,7 @@ def _leaf_keys(cfg) -> list[str]:
     """The dotted keys of a composed config's leaves (Hydra's own node aside)."""
     if not isinstance(cfg, DictConfig):
         return []
-    node = OmegaConf.to_container(cfg, resolve=False)
+    node = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=False))  # a DictConfig's
     return list(flatten({k: v for k, v in node.items() if k != "hydra"}))
 
 

@@ -54,9 +54,9 @@ class Inventory:
         images, masks = list_folder(images_dir, "data.images"), list_folder(masks_dir, "data.masks")
         found = cls(images_dir, masks_dir, images, masks)
         for stem in sorted(found.images.keys() | found.masks.keys()):
-            images, masks = found.images.get(stem, []), found.masks.get(stem, [])
-            if len(images) > 1 or len(masks) > 1:
-                several = images if len(images) > 1 else masks
+            stem_images, stem_masks = found.images.get(stem, []), found.masks.get(stem, [])
+            if len(stem_images) > 1 or len(stem_masks) > 1:
+                several = stem_images if len(stem_images) > 1 else stem_masks
                 found.duplicates.append(
                     {
                         "name": stem,
@@ -64,12 +64,12 @@ class Inventory:
                         "path": str(several[0].parent / stem),
                     }
                 )
-            elif not masks:
-                found.no_mask.append(images[0].name)
-            elif not images:
-                found.no_image.append(masks[0].name)
+            elif not stem_masks:
+                found.no_mask.append(stem_images[0].name)
+            elif not stem_images:
+                found.no_image.append(stem_masks[0].name)
             else:
-                found.pairs.append((stem, images[0], masks[0]))
+                found.pairs.append((stem, stem_images[0], stem_masks[0]))
         return found
 
     @property
@@ -148,6 +148,8 @@ def decode_pair(image: Path, mask: Path, size: int, object_values: list[int] | N
         return binary
     converted = None if picture.mode == "RGB" else picture.mode
     rgb = picture.convert("RGB") if converted else picture
-    small = np.asarray(rgb.resize((size, size), Image.BILINEAR), dtype=np.uint8)
-    resized = Image.fromarray(binary.astype(np.uint8)).resize((size, size), Image.NEAREST)
+    small = np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+    resized = Image.fromarray(binary.astype(np.uint8)).resize(
+        (size, size), Image.Resampling.NEAREST
+    )
     return small, np.asarray(resized, dtype=np.uint8), converted

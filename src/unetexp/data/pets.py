@@ -27,6 +27,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -36,7 +37,18 @@ from unetexp.errors import DataError
 from unetexp.host import usable_cores
 
 MASKS = ("pet", "pet+border")
-STUDY = {"size": 64, "fraction": 0.1, "seed": 0, "mask": "pet"}  # oxford_pets_64_red.npz
+
+
+class Recipe(TypedDict):
+    """The subset recipe's options, typed so that `prepare(source, out, **STUDY)` is checked."""
+
+    size: int
+    fraction: float
+    seed: int
+    mask: str
+
+
+STUDY: Recipe = {"size": 64, "fraction": 0.1, "seed": 0, "mask": "pet"}  # oxford_pets_64_red.npz
 CHUNK = 32  # pairs per task sent to a worker
 FORMAT = "unetexp-pets/1"
 RECIPE = (
@@ -124,7 +136,7 @@ def build(
 
 def _array_sha256(array: np.ndarray) -> str:
     digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
-    digest.update(np.ascontiguousarray(array))  # the buffer itself: no copy
+    digest.update(np.ascontiguousarray(array).data)  # the buffer itself: no copy
     return digest.hexdigest()
 
 
@@ -151,7 +163,14 @@ def write(
     }
     partial = out.with_name(f"{out.name}.{os.getpid()}.partial.npz")  # unique: parallel jobs
     try:
-        np.savez_compressed(partial, **arrays)
+        np.savez_compressed(
+            partial,
+            images=arrays["images"],
+            masks=arrays["masks"],
+            names=arrays["names"],
+            species=arrays["species"],
+            breed=arrays["breed"],
+        )
         partial.replace(out)  # readers see the old file or the whole new one, never half
     finally:
         partial.unlink(missing_ok=True)

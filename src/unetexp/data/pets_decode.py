@@ -46,9 +46,9 @@ def decode_pair(image: bytes | str, trimap: bytes | str | None, size: int, mask:
     found = np.flatnonzero(np.bincount(values.ravel().astype(np.int64), minlength=4))
     if not np.isin(found, (1, 2, 3)).all():
         return f"trimap values {found[:6].tolist()} are not 1 (pet), 2 (background), 3 (border)"
-    small = np.asarray(rgb.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    small = np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
     labels = np.asarray(
-        Image.fromarray(values.astype(np.uint8)).resize((size, size), Image.NEAREST)
+        Image.fromarray(values.astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
     )
     binary = (labels == 1) if mask == "pet" else np.isin(labels, (1, 3))
     return small, binary.astype(np.uint8), converted

@@ -21,7 +21,11 @@ class Source:
     trimaps: Path  # folder of NAME.png, or annotations.tar.gz
 
     def describe(self) -> dict:
-        out = {"kind": self.kind, "images": str(self.images), "trimaps": str(self.trimaps)}
+        out: dict[str, str | dict[str, str]] = {
+            "kind": self.kind,
+            "images": str(self.images),
+            "trimaps": str(self.trimaps),
+        }
         if self.kind == "archives":
             from unetexp.data.download import sha256_file
 
@@ -41,25 +45,25 @@ def _source_in(folder: Path) -> Source | None:
 
 def find_source(paths: list[str | Path]) -> Source:
     """--source DIR (extracted folder or the folder holding both archives) or the two archives."""
-    paths = [Path(p) for p in paths]
-    for path in paths:
+    found = [Path(p) for p in paths]
+    for path in found:
         if not path.exists():
             raise DataError(f"{path}: --source not found")
-    if len(paths) == 1 and paths[0].is_dir():
-        source = _source_in(paths[0])
+    if len(found) == 1 and found[0].is_dir():
+        source = _source_in(found[0])
         if source is None:
             raise DataError(
-                f"{paths[0]}: no Oxford-IIIT Pet files there: expected images/*.jpg and "
+                f"{found[0]}: no Oxford-IIIT Pet files there: expected images/*.jpg and "
                 f"annotations/trimaps/*.png, or {' and '.join(ARCHIVE_NAMES)}"
             )
         return source
-    if len(paths) == 2 and all(p.is_file() for p in paths):
-        annotations = [p for p in paths if p.name.startswith("annotations")]
+    if len(found) == 2 and all(p.is_file() for p in found):
+        annotations = [p for p in found if p.name.startswith("annotations")]
         if len(annotations) == 1:
-            images = paths[1 - paths.index(annotations[0])]
+            images = found[1 - found.index(annotations[0])]
             return Source("archives", images, annotations[0])
     raise DataError(
-        f"--source {' '.join(map(str, paths))}: give one folder, or the two archives "
+        f"--source {' '.join(map(str, found))}: give one folder, or the two archives "
         f"{' and '.join(ARCHIVE_NAMES)}"
     )
 

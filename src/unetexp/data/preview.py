@@ -26,7 +26,7 @@ def save_preview(
     rows = [np.concatenate(pairs[i : i + columns], axis=1) for i in range(0, len(pairs), columns)]
     sheet = np.concatenate(rows, axis=0)
     picture = Image.fromarray(sheet).resize(
-        (sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST
+        (sheet.shape[1] * scale, sheet.shape[0] * scale), Image.Resampling.NEAREST
     )
     Path(png).parent.mkdir(parents=True, exist_ok=True)
     picture.save(png)

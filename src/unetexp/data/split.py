@@ -63,7 +63,7 @@ def _split_index(index: np.ndarray, fraction: float, seed: int, labels, source: 
         if labels is None:
             raise
         counts = dict(zip(*np.unique(labels, return_counts=True), strict=False))
-        rare = min(counts, key=counts.get)
+        rare = min(counts, key=counts.__getitem__)
         raise DataError(
             f"{source}: data.stratify=breed cannot split {len(index)} images of "
             f"{len(counts)} breeds (smallest: {rare}, {counts[rare]} images): "

@@ -10,8 +10,12 @@ figures are drawn here, as before. Spawned, not forked: the caller may hold thre
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from unetexp.host import usable_cores
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import Pool
 
 
 def _load_matplotlib() -> None:
@@ -29,7 +33,7 @@ class FigurePool:
     block waits for every figure and raises the first drawing error."""
 
     def __init__(self) -> None:
-        self._pool = None
+        self._pool: Pool | None = None
         self._pending: list = []
 
     def __enter__(self) -> FigurePool:

@@ -29,7 +29,7 @@ def sources(df) -> list[tuple]:
     before the sha256 was recorded count as the same data as their file's recorded hash."""
     if "data_source" not in df.columns:
         return []
-    found = {}
+    found: dict[tuple[str, str], object] = {}  # (source, sha256) -> its count
     for row in df.to_dict("records"):
         sha = row.get("data_sha256")
         sha = sha if isinstance(sha, str) else ""
@@ -74,10 +74,9 @@ def select(df, wanted: str | None):
     """Rows whose data sha256 starts with, or whose source contains, `wanted`."""
     if not wanted:
         return df
-    sha = df["data_sha256"].astype(str) if "data_sha256" in df.columns else ""
-    keep = sha.str.startswith(wanted) | df["data_source"].astype(str).str.contains(
-        wanted, regex=False
-    )
+    keep = df["data_source"].astype(str).str.contains(wanted, regex=False)
+    if "data_sha256" in df.columns:  # a table without it is matched on its source alone
+        keep = keep | df["data_sha256"].astype(str).str.startswith(wanted)
     if not keep.any():
         raise UnetexpError(
             f"--data {wanted}: no run on such data (data: "

@@ -155,12 +155,12 @@ def evaluate(
     two, one = null_minima(design.looks)
     rows = []
     for c in comparisons:
-        seen = {
+        looked = {
             k: look_stats(results.get(c.a, {}), results.get(c.b, {}), n, design.effect)
             for k, n in enumerate(design.looks)
             if n <= reached[c.name]
         }
-        seen = {k: s for k, s in seen.items() if s}
+        seen = {k: s for k, s in looked.items() if s}
         last = (
             seen[max(seen)]
             if seen

@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, cast
 
 import pandas as pd
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from unetexp.config.hashing import flatten
 from unetexp.config.paths import sweeps_dir
@@ -49,7 +50,8 @@ def tables() -> list[Table]:
     out = []
     for name in TABLE_ORDER:
         node = OmegaConf.load(sweeps_dir() / f"{name}.yaml")
-        params = OmegaConf.to_container(node.hydra.sweeper.params)
+        assert isinstance(node, DictConfig)  # a sweep file is a mapping (conf/sweeps/)
+        params = cast(dict[str, Any], OmegaConf.to_container(node.hydra.sweeper.params))
         ((factor, values),) = params.items()
         base = {k: v for k, v in flatten(node).items() if not k.startswith(("hydra.", "tracking."))}
         out.append(Table(name, factor, [_parse(v) for v in str(values).split(",")], base))

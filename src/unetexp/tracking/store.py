@@ -49,10 +49,15 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len(SQLITE) :]) if uri.startswith(SQLITE) else None
 
 
-def artifact_location(uri: str) -> str | None:
+def artifacts_next_to(db: Path) -> str:
     """Artifacts of a SQLite store go next to its file (MLflow's default is the cwd's ./mlruns)."""
+    return (db.resolve().parent / "artifacts").as_uri()
+
+
+def artifact_location(uri: str) -> str | None:
+    """Where a store's artifacts go: next to a SQLite file; None (the server's) for any other."""
     db = sqlite_path(uri)
-    return (db.resolve().parent / "artifacts").as_uri() if db else None
+    return artifacts_next_to(db) if db else None
 
 
 def quiet_mlflow() -> None:
@@ -118,7 +123,7 @@ def connect(uri: str | None, experiment: str) -> str:
                 if db is not None:  # a new one is copied from the cached empty store
                     from unetexp.tracking.new_store import create_store
 
-                    create_store(db, artifact_location(uri))
+                    create_store(db, artifacts_next_to(db))
                 client = mlflow.MlflowClient()
                 found = client.get_experiment_by_name(experiment)
                 if found is None:
@@ -137,6 +142,7 @@ def connect(uri: str | None, experiment: str) -> str:
             raise ConfigError(
                 f"tracking.uri={uri}: cannot use this MLflow store ({first_line(exc)})"
             ) from None
+    assert found is not None  # the loop leaves with an experiment found, or raises
     if found.lifecycle_stage == "deleted":
         raise ConfigError(
             f"tracking.experiment={experiment!r} is deleted in {uri}: restore it "

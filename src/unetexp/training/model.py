@@ -70,10 +70,11 @@ def build_unet(
     return keras.Model(inputs, outputs, name=f"unet_d{depth}_c{convs}_{upsample}_b{bottleneck}")
 
 
-def build_from_config(model_cfg, input_shape: tuple[int, int, int]) -> keras.Model:
-    """The builder called with the `model` config group."""
+def build_from_config(model_cfg, input_shape: tuple[int, ...]) -> keras.Model:
+    """The builder called with the `model` config group (input_shape: the images' H, W, C)."""
+    height, width, channels = input_shape
     return build_unet(
-        input_shape=tuple(input_shape),
+        input_shape=(height, width, channels),
         depth=model_cfg.depth,
         convs=model_cfg.convs,
         upsample=model_cfg.upsample,
