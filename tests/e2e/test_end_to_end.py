@@ -50,6 +50,7 @@ EPOCH_METRICS = [
     "val_accuracy",
     "val_dice",
     "lr",
+    "lr_log10",
 ]
 
 
@@ -114,6 +115,8 @@ def test_per_epoch_history_and_artifacts(sweep):
     for key in EPOCH_METRICS:
         history = client.get_metric_history(run_id, key)
         assert [m.step for m in history] == [1, 2], key
+    lr_log10 = [m.value for m in client.get_metric_history(run_id, "lr_log10")]
+    assert lr_log10 == pytest.approx([-3.0, -3.0])  # lr 1e-3: a chart that reads -3, not 0
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     # ablation runs: the pictures, but no model file unless train.save_model=true
     assert artifacts == {
