@@ -128,7 +128,7 @@ def verdicts_first(tests: pd.DataFrame) -> pd.DataFrame:
     out = tests[[c for c in first if c in tests] + [c for c in tests if c not in first]].copy()
     for column in IN_PERCENT:
         if column in out:
-            out[column] = (100 * out[column]).round(2)
+            out[column] = [f"{100 * v:.2f}" if pd.notna(v) else "" for v in out[column]]
     return out
 
 

@@ -1,7 +1,7 @@
 """The report's sections as Markdown and as one HTML page that shows anywhere, MLflow's
 artifact viewer included: pictures embedded, cells printed as in the Markdown (`yes`, `14`,
-`0.0123`), code in <code>, and narrow enough (the viewer is about 1,000 px wide) that a
-wide table wraps its cells instead of pushing its last columns off screen."""
+`0.0123`), code in <code>, and narrow enough (the viewer is about 900-1,000 px wide) that a
+wide table wraps its headers instead of pushing its last columns off screen."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from unetexp.results.markdown import cell, markdown_table
 STYLE = (
     "body{font-family:sans-serif;max-width:960px;margin:auto;padding:0 8px}"
     "table{border-collapse:collapse;width:100%}"
-    "td,th{border:1px solid #ccc;padding:2px 4px;font-size:12px;overflow-wrap:anywhere}"
+    "td,th{border:1px solid #ccc;padding:2px 4px;font-size:12px}th{overflow-wrap:anywhere}"
     "img{max-width:100%}code{background:#f3f3f3;padding:0 2px}"
 )
 

@@ -10,7 +10,7 @@ from unetexp.config.hashing import flatten
 from unetexp.config.paths import project_root
 
 SPLIT_KEYS = ("name", "test_fraction", "val_fraction", "stratify")  # every source is split
-NOT_LOGGED = ("force",)  # how to run, not what ran: `force=true` retrains the same config
+NOT_LOGGED = ("force", "tracking.run_name")  # how to run (retrain), and the run's own name
 
 
 def source_keys(name: str) -> set[str] | None:
