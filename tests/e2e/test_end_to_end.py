@@ -127,6 +127,7 @@ def test_per_epoch_history_and_artifacts(sweep):
     }
     local = Path(client.download_artifacts(run_id, "classification_report.json"))
     assert '"Object"' in local.read_text()
+    mlflow.set_tracking_uri(store)  # runs:/ resolves in the global store, which others may move
     assert mlflow.artifacts.load_text(f"runs:/{run_id}/config.yaml").startswith("model:")
     # artifacts sit beside the SQLite file, not in the working directory
     assert client.get_run(run_id).info.artifact_uri.startswith(Path(store[10:]).parent.as_uri())
