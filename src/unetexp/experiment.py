@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from unetexp.config.hashing import config_hash, flatten
+from unetexp.config.hashing import config_hash
 from unetexp.config.validation import check_depth, validate
 from unetexp.data import open_dataset
 from unetexp.data.identity import data_identity
@@ -22,7 +22,8 @@ from unetexp.data.split import split
 from unetexp.tracking import parent
 from unetexp.tracking.datasets import log_dataset
 from unetexp.tracking.job import git_commit, job_run
-from unetexp.tracking.naming import run_description, run_name
+from unetexp.tracking.naming import job_name, run_description
+from unetexp.tracking.params import run_params
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
         dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed, stratify=cfg.data.stratify
     )
     parent.check_parent(cfg.tracking.uri, job.parent_run_id)
-    name = cfg.tracking.run_name or run_name(cfg)
+    name = job_name(cfg, job.overrides)
     digest = config_hash(cfg)
     tags = {
         "overrides": " ".join(job.overrides),
@@ -109,7 +110,7 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     commit = git_commit()
     if commit:
         tags["git_commit"] = commit
-    params = {**flatten(cfg), **{f"data.{k}": v for k, v in splits.sizes().items()}}
+    params = run_params(cfg, splits.sizes())
     with job_run(
         cfg.tracking.uri,
         cfg.tracking.experiment,
@@ -169,10 +170,15 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
             )
         if cfg.train.save_model:
             from unetexp.tracking.model import log_model
+            from unetexp.tracking.model_card import model_description, model_tags
             from unetexp.training.model import inference_model
 
+            card = model_tags(run.run_id, name, metrics, identity, splits.x_test.shape[1:])
             model_uri = log_model(
-                inference_model(result.model), splits.x_test[:1], cfg.tracking.register_model
+                inference_model(result.model),
+                splits.x_test[:1],
+                cfg.tracking.register_model,
+                (card, model_description(card, tags["mlflow.note.content"])),
             )
             log.info(
                 "%smodel logged: runs:/%s/model (%s)%s",

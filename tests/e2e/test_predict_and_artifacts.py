@@ -36,7 +36,8 @@ def test_final_run_logs_best_epoch_lr_and_the_full_head_metrics(deep_run):
     import mlflow
 
     store, run, _, out = deep_run
-    assert run["tags.mlflow.runName"] == "s0 unet_deep" and run["status"] == "FINISHED"
+    # train.epochs=2 overrides the experiment's 128: the name says so
+    assert run["tags.mlflow.runName"] == "s0 unet_deep e2" and run["status"] == "FINISHED"
     assert run["params.data.n_val"] != run["params.data.n_test"]  # a separate validation split
     assert run["metrics.n_params"] == 388_307
     assert run["metrics.epochs_run"] == 2 and 1 <= run["metrics.best_epoch"] <= 2
@@ -54,7 +55,7 @@ def test_final_run_logs_best_epoch_lr_and_the_full_head_metrics(deep_run):
         "train_output2_loss",
     ):
         assert [m.step for m in client.get_metric_history(run["run_id"], key)] == [1, 2], key
-    assert "done s0 unet_deep: 388307 params, 2 epochs (best" in out.stderr + out.stdout
+    assert "done s0 unet_deep e2: 388307 params, 2 epochs (best" in out.stderr + out.stdout
     assert "registered as `unet_deep`" in run["tags.mlflow.note.content"]
 
 
@@ -84,6 +85,16 @@ def test_the_model_is_an_mlflow_model_that_pyfunc_loads_and_the_registry_holds(d
     mlflow.set_tracking_uri(store)
     (version,) = mlflow.MlflowClient().search_model_versions("name = 'unet_deep'")
     assert version.run_id == run["run_id"] and str(version.version) == "1"
+    dice = f"{run['metrics.test_dice'] * 100:.2f} %"
+    assert version.tags["test_dice"] == dice and version.tags["epochs_run"] == "2"
+    assert version.tags["data"] == "synthetic" and version.tags["run_name"] == "s0 unet_deep e2"
+    assert version.tags["input"] == "float32 NHWC images in [0, 1] (RGB / 255), 16x16x3"
+    assert version.tags["data_digest"] == run["tags.data_sha256"][:12]
+    assert f"Dice {dice}" in version.description and "Trained 2 epoch(s)" in version.description
+    registered = mlflow.MlflowClient().get_registered_model("unet_deep")
+    assert "experiment `unet_deep`" in registered.description
+    (logged,) = mlflow.search_logged_models([run["experiment_id"]], output_format="list")
+    assert logged.tags["test_dice"] == dice and logged.tags["run_id"] == run["run_id"]
     for uri in (f"runs:/{run['run_id']}/model", "models:/unet_deep/latest", "models:/unet_deep/1"):
         model = mlflow.pyfunc.load_model(uri)
         assert model.metadata.get_input_schema().inputs[0].shape == (-1, 16, 16, 3)

@@ -113,7 +113,12 @@ def test_compare_with_the_study(swept):
         lines[warning - 1].startswith("data A: synthetic(count=")
         and "sha256 " in lines[warning - 1]
     )
-    assert warning < lines.index(next(line for line in lines if line.startswith("| model.depth |")))
+    table_line = lines.index(next(line for line in lines if line.startswith("| model.depth |")))
+    assert warning < table_line
+    unlike = next(i for i, line in enumerate(lines) if line.startswith("note: the runs of A"))
+    assert unlike < table_line and lines[unlike].startswith(
+        "note: the runs of A differ from the study's settings: epochs 1 (study: 10); data synthetic"
+    )
     assert "The study's conclusions on A (test_accuracy, test_dice" in out.stdout
     assert "model.depth: 3 vs 2" in out.stdout and "3 vs 4" not in out.stdout
     # the study printed Dice for table 5 only: its blank Dice column is said so, in one line
@@ -178,7 +183,15 @@ def test_report_files_and_artifacts(swept):
     assert f"parent run: {parent_id}" in header and "date: 20" in header
     assert re.search(r"code: runs trained at git commit [0-9a-f]{10}", header)
     assert "Note: the study printed no Dice for this table" in text
+    assert (
+        "note: these runs differ from the study's settings: epochs 1 (study: 10); data "
+        "synthetic(count=24"
+    ) in header  # before any delta
     page = (tmp / "rep" / "report.html").read_text()
+    assert "<code>holds</code>" in page and "`" not in page
+    assert "<td>True</td>" not in page and "<td>False</td>" not in page  # yes / no, as in .md
+    conclusions = next(line for line in text.splitlines() if line.startswith("| table |"))
+    assert conclusions.startswith("| table | comparison | main | metric | verdict | holds |")
     sources = re.findall(r'<img src="([^"]*)"', page)
     assert len(sources) == 2 and all(s.startswith("data:image/png;base64,") for s in sources)
     for source in sources:  # each decodes to a picture: nothing to fetch beside the page
@@ -186,8 +199,12 @@ def test_report_files_and_artifacts(swept):
     assert f"{tmp / 'rep' / 'report.html'}" in out.stdout
     parent = search_runs(store).query("`tags.role` == 'sweep'").iloc[0]["run_id"]
     logged = {a.path for a in mlflow.MlflowClient(store).list_artifacts(parent, "report")}
-    assert {"report/report.md", "report/table1_depth.png"} <= logged
+    assert {"report/report.html", "report/table1_depth.png"} <= logged
+    assert "report/report.md" not in logged  # its pictures would show as text in MLflow
     assert "logged to run" in out.stdout
+    description = mlflow.MlflowClient(store).get_run(parent).data.tags["mlflow.note.content"]
+    assert description.startswith("**Report**: the artifact report/report.html")
+    assert "Sweep of " in description and "once `unetexp report" not in description
 
 
 def test_export_and_report_never_import_tensorflow(swept):

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from unetexp.results import plots
-from unetexp.results.report_document import to_html
+from unetexp.results.report_render import to_html
 
 # the twelve configs of the study's tables, with their printed parameter counts, times and
 # accuracies: three of them share one parameter count, several sit close together

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from unetexp.results.summary import metric_key, seedless
+from unetexp.results.summary import TABLE, seedless
 from unetexp.tracking.hydra_callback import summarise
 
 DICE = {(1, 0): 0.60, (1, 1): 0.64, (2, 0): 0.70, (2, 1): 0.74}  # (depth, seed) -> test_dice
+VAL_DICE = {(1, 0): 0.80, (1, 1): 0.84, (2, 0): 0.50, (2, 1): 0.54}  # depth 1 validates better
 
 
-def test_the_parent_gets_params_per_config_mean_and_std_and_the_best_config(tmp_path):
+def sweep_store(tmp_path, val_fraction: str):
+    """A parent and its four FINISHED children (depth 1, 2 x seed 0, 1) in a real store."""
     import mlflow
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -27,30 +29,63 @@ def test_the_parent_gets_params_per_config_mean_and_std_and_the_best_config(tmp_
             tags={"role": "job", "config_hash": f"{depth}{seed}", "mlflow.parentRunId": parent_id},
         )
         run_id = child.info.run_id
-        for key, value in {"model.depth": depth, "seed": seed, "loss.name": "bce"}.items():
+        params = {"model.depth": depth, "seed": seed, "loss.name": "bce"}
+        for key, value in {**params, "data.val_fraction": val_fraction}.items():
             client.log_param(run_id, key, str(value))
         client.log_metric(run_id, "test_dice", dice)
         client.log_metric(run_id, "test_accuracy", dice + 0.2)
+        client.log_metric(run_id, "val_dice", VAL_DICE[depth, seed])
         client.set_terminated(run_id, "FINISHED")
-
     summarise(uri, "unetexp", parent_id)
+    return client, parent_id
+
+
+def test_the_parent_gets_params_a_table_summary_metrics_and_the_best_config(tmp_path):
+    import pandas as pd
+
+    client, parent_id = sweep_store(tmp_path, "0.0")
 
     data = client.get_run(parent_id).data
     assert data.params["model.depth"] == "1,2" and data.params["seed"] == "0,1"
     assert data.params["loss.name"] == "bce" and data.params["swept"] == "model.depth,seed"
-    assert data.metrics["d1 c1 transpose2 b128 bce.test_dice_mean"] == pytest.approx(0.62)
-    assert data.metrics["d2 c1 transpose2 b128 bce.test_dice_mean"] == pytest.approx(0.72)
-    assert data.metrics["d2 c1 transpose2 b128 bce.test_dice_std"] == pytest.approx(0.04 / 2**0.5)
-    assert data.metrics["d2 c1 transpose2 b128 bce.test_accuracy_mean"] == pytest.approx(0.92)
-    assert data.metrics["best_test_dice"] == pytest.approx(0.72)
-    assert data.tags["best_config"] == "d2 c1 transpose2 b128 bce"
+    # no per-config metric: only the summary/ section, apart from the jobs' own names
+    assert data.metrics == {
+        "summary/configs": 2.0,
+        "summary/runs": 4.0,
+        "summary/best_test_dice": pytest.approx(0.72),
+        "summary/best_test_accuracy": pytest.approx(0.92),
+    }
+    # validation was the test split: the choice is named for what it is
+    assert data.tags["best_config_by_test_dice"] == "d2 c1 transpose2 b128 bce"
+    assert "best_config" not in data.tags
+    assert "by test Dice" in data.tags["mlflow.note.content"]
+    assert f"unetexp report --parent {parent_id}" in data.tags["mlflow.note.content"]
     assert data.tags["decided"] == "yes"  # tags set by others (a sweeper) stay
+    table = pd.read_csv(client.download_artifacts(parent_id, TABLE, str(tmp_path)))
+    assert list(table["config"]) == ["d2 c1 transpose2 b128 bce", "d1 c1 transpose2 b128 bce"]
+    assert list(table.columns) == [
+        "config", "n", "seeds", "test_accuracy_mean", "test_accuracy_std",
+        "test_dice_mean", "test_dice_std",
+    ]  # fmt: skip
+    assert table["test_dice_mean"].tolist() == [0.72, 0.62]
+    assert table["test_dice_std"].tolist() == [round(0.04 / 2**0.5, 4)] * 2
+    assert table["seeds"].tolist() == ["0,1", "0,1"]
 
 
-def test_config_labels_fit_mlflow_key_rules():
+def test_with_a_validation_split_the_best_config_is_chosen_by_validation_dice(tmp_path):
+    client, parent_id = sweep_store(tmp_path, "0.1")
+
+    data = client.get_run(parent_id).data
+    assert data.tags["best_config"] == "d1 c1 transpose2 b128 bce"  # not d2, the test's best
+    assert "best_config_by_test_dice" not in data.tags
+    assert data.metrics["summary/best_val_dice"] == pytest.approx(0.82)
+    assert data.metrics["summary/best_test_dice"] == pytest.approx(0.62)
+    assert "by validation Dice (82.0 %)" in data.tags["mlflow.note.content"]
+
+
+def test_config_labels_drop_the_seed_only():
     assert seedless("s12 d3 c1 transpose2 b128 bce") == "d3 c1 transpose2 b128 bce"
     assert seedless("trial3-a0.412") == "trial3-a0.412"
-    assert metric_key("d3 bce_dice(a0.3)", "test_dice_mean") == "d3 bce_dice_a0.3_.test_dice_mean"
 
 
 def test_a_sweeps_report_goes_to_its_latest_finished_parent_not_a_later_killed_one(tmp_path):

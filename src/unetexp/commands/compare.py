@@ -14,6 +14,7 @@ from unetexp.errors import UnetexpError, exit_with_error, first_line
 from unetexp.results import provenance
 from unetexp.results.markdown import markdown_table
 from unetexp.results.runs import FACTORS, aggregate, factor_columns, order_columns
+from unetexp.results.settings import settings_note
 from unetexp.results.study import (
     CONCLUSION_METRICS,
     POWER_NOTE,
@@ -105,6 +106,14 @@ def study_gaps(table: pd.DataFrame, study_labels: list[str]) -> list[str]:
     ]
 
 
+def unlike_study(side: pd.DataFrame, source: str, label: str, other: str) -> list[str]:
+    """The line that says how an export compared with the study was trained differently."""
+    if is_study(source) or not is_study(other):
+        return []
+    note = settings_note(side, f"the runs of {label}")
+    return [note] if note else []
+
+
 def parser() -> Parser:
     p = Parser(
         prog="unetexp compare",
@@ -149,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                     else provenance.header(side, f"data {label}")
                 )
             )
+        for note in unlike_study(a, args.a, "A", args.b) + unlike_study(b, args.b, "B", args.a):
+            print(note)
         print(f"\n{markdown_table(table)}")
         for note in study_gaps(
             table, [label for label, source in (("A", args.a), ("B", args.b)) if is_study(source)]

@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_folder(str(out), "--out")
         with FigurePool() as figures:
-            from unetexp.results.report_document import build, write
+            from unetexp.results.report_document import build
+            from unetexp.results.report_render import write
             from unetexp.results.runs import all_runs, load_from_args, report_parent, sweep_parents
-            from unetexp.tracking.artifacts import log_files
+            from unetexp.tracking.artifacts import describe_report, log_files
 
             parent = None
             if args.parent or args.sweep:
@@ -67,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
                 args.effect,
             )
         files = pngs + write(sections, out, f"unetexp report: {name}")  # the PNGs are drawn now
-        if parent and not args.no_log:
-            log_files(args.tracking_uri, parent, files, "report")
+        if parent and not args.no_log:  # report.md's pictures show as text in MLflow's viewer
+            log_files(args.tracking_uri, parent, [f for f in files if f.suffix != ".md"], "report")
+            describe_report(args.tracking_uri, parent, "report")
     except UnetexpError as exc:
         exit_with_error(exc)
     except OSError as exc:  # the folder or the disk refused a file (its checks passed before)

@@ -39,7 +39,7 @@ def learning_curves(
     model's `train_loss_total` is drawn dotted beside its full-resolution head's loss)."""
     fig = _figure(13, 3.4, layout=None)  # fixed margins: a constrained layout cost ~1 s a job
     fig.subplots_adjust(
-        left=0.045, right=0.99, bottom=0.15, top=0.82 if title else 0.9, wspace=0.28
+        left=0.045, right=0.99, bottom=0.25, top=0.82 if title else 0.9, wspace=0.28
     )
     axes = fig.subplots(1, 4)
     epochs = np.arange(1, len(history.get("train_loss", [])) + 1)
@@ -83,10 +83,8 @@ def learning_curves(
         ax.grid(alpha=0.3)
         if len(epochs) and len(epochs) <= 12:
             ax.set_xticks(epochs)
-    axes[0].legend(fontsize=8)
-    for ax in axes[1:3]:
-        if ax.lines:
-            ax.legend(fontsize=8)
+    # one legend under the panels: inside them it sat on the validation curve
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncols=5, fontsize=8)
     if title:
         fig.suptitle(title)
     fig.savefig(path)
@@ -97,7 +95,7 @@ def _dice(y: np.ndarray, p: np.ndarray, eps: float = 1e-6) -> float:
     return float((2 * (y * p).sum() + eps) / (y.sum() + p.sum() + eps))
 
 
-PANEL_NAMES = ("image", "true mask", "predicted", "overlay")
+PANEL_NAMES = ("image", "true mask", "predicted", "prediction on image")
 
 
 def _mosaic(tiles: list[list[np.ndarray]], gap: int, title_gap: int) -> np.ndarray:
@@ -274,7 +272,7 @@ def cost_figure_drawn(points: list[dict]):
         _few_ticks(ax.xaxis, xs, formatter)
         ax.margins(x=0.12, y=0.2)  # room for the numbers inside the border
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("pixel accuracy")
+        ax.set_ylabel("pixel accuracy (%)")
         ax.grid(alpha=0.3, which="major")
     blank = Rectangle((0, 0), 0, 0, visible=False)
     legend_below(

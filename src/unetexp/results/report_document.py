@@ -4,8 +4,6 @@ and PNG. Pandas; the figures are drawn by plots.py. No TensorFlow."""
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,8 +12,8 @@ import pandas as pd
 
 from unetexp.results import plots, provenance
 from unetexp.results.figure_pool import FigurePool
-from unetexp.results.markdown import markdown_table
 from unetexp.results.runs import aggregate
+from unetexp.results.settings import settings_note
 from unetexp.results.study import (
     POWER_NOTE,
     Table,
@@ -74,14 +72,14 @@ def table_spec(table: Table, agg: pd.DataFrame, study: pd.DataFrame, floors: dic
     for metric, title, floor_key, floor_label in (
         (
             "test_accuracy",
-            "pixel accuracy",
+            "pixel accuracy (%)",
             "floor_background_accuracy",
             "floor: predict all background",
         ),
-        ("test_dice", "Dice", "floor_object_dice", "floor: predict all object"),
+        ("test_dice", "Dice (%)", "floor_object_dice", "floor: predict all object"),
     ):
-        ref = [
-            float(study[study[table.factor].astype(str) == str(v)][metric].mean())
+        ref = [  # percent, as the tables print them
+            100 * float(study[study[table.factor].astype(str) == str(v)][metric].mean())
             if metric in study
             else math.nan
             for v in values
@@ -89,11 +87,11 @@ def table_spec(table: Table, agg: pd.DataFrame, study: pd.DataFrame, floors: dic
         panels.append(
             {
                 "title": title,
-                "mean": sub[f"{metric}_mean"].tolist(),
-                "std": sub[f"{metric}_std"].fillna(0).tolist(),
+                "mean": (100 * sub[f"{metric}_mean"]).tolist(),
+                "std": (100 * sub[f"{metric}_std"].fillna(0)).tolist(),
                 "label": f"unetexp, mean +- std (n={low if low == high else f'{low}..{high}'})",
                 "study": None if all(math.isnan(r) for r in ref) else ref,
-                "floor": floors.get(floor_key),
+                "floor": 100 * floors[floor_key] if floor_key in floors else None,
                 "floor_label": floor_label,
             }
         )
@@ -113,11 +111,25 @@ def cost_points(agg: pd.DataFrame) -> list[dict]:
             "n_params": float(row["n_params_mean"]),
             "time": float(row["train_time_s_mean"]),
             "time_std": _zero_nan(row["train_time_s_std"]),
-            "accuracy": float(row["test_accuracy_mean"]),
-            "accuracy_std": _zero_nan(row["test_accuracy_std"]),
+            "accuracy": 100 * float(row["test_accuracy_mean"]),
+            "accuracy_std": 100 * _zero_nan(row["test_accuracy_std"]),
         }
         for _, row in agg.iterrows()
     ]
+
+
+IN_PERCENT = ("study_diff", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "sd_diff")
+
+
+def verdicts_first(tests: pd.DataFrame) -> pd.DataFrame:
+    """The conclusions table as the report shows it: what holds next to what is compared (the
+    viewer's width cuts the last columns), differences in points of percent."""
+    first = ["table", "comparison", "main", "metric", "verdict", "holds", "diff", "p_holm"]
+    out = tests[[c for c in first if c in tests] + [c for c in tests if c not in first]].copy()
+    for column in IN_PERCENT:
+        if column in out:
+            out[column] = [f"{100 * v:.2f}" if pd.notna(v) else "" for v in out[column]]
+    return out
 
 
 def _zero_nan(value) -> float:
@@ -137,8 +149,10 @@ def header(runs: pd.DataFrame, parent_id: str | None) -> list[str]:
         {str(c)[:10] for c in runs.get("git_commit", pd.Series(dtype=str)).dropna() if c}
     )
     now = datetime.now(timezone.utc)
+    note = settings_note(runs)
     return [
         *provenance.header(runs),
+        *([note] if note else []),
         f"parent run: {parent_id}"
         if parent_id
         else "parent run: none (every job run of the experiment)",
@@ -223,58 +237,12 @@ def build(
                 ("h2", "Which of the study's conclusions hold (p < 0.05, Holm per table)"),
                 (
                     "p",
-                    "diff = mean(a) - mean(b); paired t-test by seed where both configs "
-                    "share seeds, Welch otherwise; `holds` = significant after Holm and "
-                    "in the study's direction (the sign of study_diff). "
-                    + POWER_NOTE.format(effect=effect),
+                    "In points of percent: diff = mean(a) - mean(b); paired t-test by seed "
+                    "where both configs share seeds, Welch otherwise; `holds` = significant "
+                    "after Holm and in the study's direction (the sign of study_diff). "
+                    + POWER_NOTE.format(effect=effect * 100),
                 ),
-                ("table", tests),
+                ("table", verdicts_first(tests)),
                 *(("p", f"Note: {note}") for note in notes),
             ]
     return sections, pngs
-
-
-def write(sections, out: Path, title: str) -> list[Path]:
-    """report.md (linking the PNGs beside it) and report.html (embedding them: it shows
-    anywhere, MLflow's artifact viewer included); the PNGs must be drawn."""
-    (out / "report.md").write_text(to_markdown(sections))
-    (out / "report.html").write_text(to_html(sections, title, out))
-    return [out / "report.md", out / "report.html"]
-
-
-def to_markdown(sections) -> str:
-    parts = []
-    for kind, content in sections:
-        parts.append(
-            {
-                "h1": lambda c: f"# {c}",
-                "h2": lambda c: f"## {c}",
-                "p": str,
-                "table": markdown_table,
-                "img": lambda c: f"![{c}]({c})",
-            }[kind](content)
-        )
-    return "\n\n".join(parts) + "\n"
-
-
-def data_uri(png: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
-
-
-def to_html(sections, title: str, folder: Path) -> str:
-    body = []
-    for kind, content in sections:
-        if kind in ("h1", "h2", "p"):
-            body.append(f"<{kind}>{html.escape(str(content))}</{kind}>")
-        elif kind == "table":
-            body.append(content.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4f}"))
-        else:
-            body.append(f'<img src="{data_uri(folder / content)}" alt="{html.escape(content)}">')
-    style = (
-        "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
-    )

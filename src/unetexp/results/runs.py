@@ -93,7 +93,7 @@ def _row(run) -> dict:
     params, metrics = run.data.params, run.data.metrics
     row = {
         "run_id": run.info.run_id,
-        "sweep": params.get("tracking.sweep", "None"),
+        "sweep": _sweep(params),
         "seed": params.get("seed"),
         "run_name": run.info.run_name,
         "config_hash": run.data.tags.get("config_hash", ""),
@@ -111,6 +111,13 @@ def _row(run) -> dict:
         }
     )
     return row
+
+
+def _sweep(params: dict) -> str:
+    """The sweep file a run came from; empty for a plain `-m` multirun (runs logged before
+    params left out `None` values carry the string `None`)."""
+    sweep = params.get("tracking.sweep")
+    return "" if sweep in (None, "None") else sweep
 
 
 def _count_from_splits(params: dict) -> int | None:

@@ -7,9 +7,9 @@ import os
 import warnings
 from pathlib import Path
 
-# MLflow's `datasets.digest` column holds 36 characters: the first 36 of the sha256 (the
-# whole hash is the input's `sha256` tag)
-DIGEST_CHARS = 36
+# the first 12 characters of the sha256 (the whole hash is the input's `sha256` tag): enough to
+# tell files apart, short enough that the runs table's Dataset column leaves the params in view
+DIGEST_CHARS = 12
 
 
 def dataset_name(source: str) -> str:

@@ -94,7 +94,7 @@ def job_run(
     run_id = mlflow.active_run().info.run_id
     with ended_on_error(uri, parent_run_id):
         try:
-            mlflow.log_params({k: "None" if v is None else v for k, v in params.items()})
+            mlflow.log_params(params)
             yield JobRun(mlflow, run_id)
         except BaseException as exc:
             _end(mlflow, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")

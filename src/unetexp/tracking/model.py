@@ -22,10 +22,13 @@ def pinned_requirements() -> list[str]:
     return pins
 
 
-def log_model(model, example, register_as: str | None = None) -> str:
+def log_model(
+    model, example, register_as: str | None = None, card: tuple[dict, str] = ({}, "")
+) -> str:
     """Log `model` (one input NHWC float32 in [0, 1], one output: mask probabilities NHW1) to
-    the active run under `model`, with `example` (a few images) as its input example;
-    registered as a new version of `register_as` when given. Returns the model's URI."""
+    the active run under `model`, with `example` (a few images) as its input example and the
+    tags of `card` (tags, description: model_card.py); registered as a new version of
+    `register_as` when given, with those tags and that description. Returns the model's URI."""
     import contextlib
     import io
 
@@ -49,5 +52,26 @@ def log_model(model, example, register_as: str | None = None) -> str:
             input_example=np.asarray(example, np.float32),
             registered_model_name=register_as,
             pip_requirements=pinned_requirements(),
+            tags=card[0],
         )
+    if register_as:
+        describe_version(register_as, str(info.registered_model_version), *card)
     return info.model_uri
+
+
+def describe_version(name: str, version: str, tags: dict, description: str) -> None:
+    """The registered version's description and tags, and the registered model's description
+    (what each of its versions is: a run of the experiment of that name)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    client.update_model_version(name, version, description=description)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.update_registered_model(
+        name,
+        description=f"U-Net segmentation models of the experiment `{name}` (pet masks). Each "
+        f"version is one training run; its description and tags give its test scores, data "
+        f"and epochs. Version {version}: {tags.get('run_name', '')}, test Dice "
+        f"{tags.get('test_dice', '?')}.",
+    )

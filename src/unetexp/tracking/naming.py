@@ -23,13 +23,28 @@ def run_name(cfg) -> str:
     words.append(f"{cfg.loss.name}{alpha}")
     defaults = TrainConfig()
     words += [
-        f"{label}{cfg.train[key]:g}"
-        if isinstance(cfg.train[key], (int, float))
-        else f"{label}{cfg.train[key]}"
-        for key, label in TRAIN_LABELS.items()
-        if cfg.train[key] != getattr(defaults, key)
+        train_word(cfg, key) for key in TRAIN_LABELS if cfg.train[key] != getattr(defaults, key)
     ]
     return " ".join(words)
+
+
+def train_word(cfg, key: str) -> str:
+    """`e20`, `bs16`, `lr0.01`, `sgd`: a train setting as a name shows it."""
+    value = cfg.train[key]
+    return f"{TRAIN_LABELS[key]}{value:g}" if isinstance(value, (int, float)) else f"{value}"
+
+
+def job_name(cfg, overrides: list[str]) -> str:
+    """The run's name: `tracking.run_name` when set (the final models: `s0 unet_best`), with
+    the train settings the command line overrode (`s0 unet_best e2`: a 2-epoch smoke run does
+    not pass for the model), else the derived `run_name`."""
+    if not cfg.tracking.run_name:
+        return run_name(cfg)
+    keys = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    if "tracking.run_name" in keys:
+        return cfg.tracking.run_name
+    words = [train_word(cfg, key) for key in TRAIN_LABELS if f"train.{key}" in keys]
+    return " ".join([cfg.tracking.run_name, *words])
 
 
 UPSAMPLING = {"transpose": "Conv2DTranspose k{k}", "upsampling": "UpSampling2D"}
@@ -64,5 +79,5 @@ def run_description(
             )
         )
     if parent_run_id:
-        lines.append(f"Job {job_num} of the sweep in parent run {parent_run_id}.")
+        lines.append(f"Job {job_num + 1} of the sweep in parent run {parent_run_id}.")
     return "\n\n".join(lines)

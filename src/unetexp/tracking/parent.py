@@ -158,9 +158,10 @@ def log_summary(
     params: dict[str, str],
     metrics: dict[str, float],
     tags: dict[str, str],
+    artifacts: dict[str, str],
 ) -> None:
     """Write a sweep's summary on its parent, next to the tags already there (in batches of
-    100 params, MLflow's limit per request)."""
+    100 params, MLflow's limit per request), and its text artifacts by file name."""
     import time
 
     from mlflow.entities import Metric, Param, RunTag
@@ -174,3 +175,5 @@ def log_summary(
     items = list(params.items())
     for start in range(0, len(items), 100):
         mlflow_client.log_batch(run_id, params=[Param(k, v) for k, v in items[start : start + 100]])
+    for name, text in artifacts.items():
+        mlflow_client.log_text(run_id, text, name)

@@ -4,6 +4,7 @@ ReduceLROnPlateau from the config, and the per-epoch reporter. Imports TensorFlo
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -131,8 +132,11 @@ class EpochReporter(keras.callbacks.Callback):
             metrics["lr"],
             time.perf_counter() - self._start,
         )
-        if self.on_epoch:
-            self.on_epoch(epoch + 1, metrics)
+        if self.on_epoch:  # MLflow's chart of a constant lr of 0.001 reads 0; its log10 -3
+            lr = metrics["lr"]
+            self.on_epoch(
+                epoch + 1, {**metrics, **({"lr_log10": math.log10(lr)} if lr > 0 else {})}
+            )
 
 
 def best_epoch(history: dict[str, list[float]], callbacks: list) -> int:

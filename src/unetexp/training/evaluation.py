@@ -13,7 +13,7 @@ def pixel_report(y_true: np.ndarray, probabilities: np.ndarray, threshold: float
 
     truth = np.asarray(y_true).reshape(-1).astype(np.uint8)
     predicted = (np.asarray(probabilities).reshape(-1) > threshold).astype(np.uint8)
-    return classification_report(
+    report = classification_report(
         truth,
         predicted,
         labels=[0, 1],
@@ -21,6 +21,7 @@ def pixel_report(y_true: np.ndarray, probabilities: np.ndarray, threshold: float
         output_dict=True,
         zero_division=0,
     )
+    return {**report, "support_unit": "pixels (support counts test pixels, not images)"}
 
 
 def report_metrics(report: dict) -> dict[str, float]:
