@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
 from unetexp.results.imaging import overlay, to_uint8
 
 
-def _figure(width: float, height: float, layout: str | None = "constrained"):
+def _figure(width: float, height: float, layout: Literal["constrained"] | None = "constrained"):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -202,7 +203,7 @@ def table_figure_drawn(spec: dict):
         ax.set_xlabel(spec["xlabel"])
         ax.set_title(panel["title"])
         ax.grid(alpha=0.3)
-    labelled = {}
+    labelled: dict[str, Any] = {}
     for ax in axes:  # every line of both panels, each label once
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=False):
             labelled.setdefault(label, handle)

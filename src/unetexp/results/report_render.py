@@ -8,7 +8,9 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from unetexp.results.markdown import cell, markdown_table
 
@@ -28,19 +30,17 @@ def write(sections, out: Path, title: str) -> list[Path]:
     return [out / "report.md", out / "report.html"]
 
 
+MARKDOWN: dict[str, Callable[[Any], str]] = {
+    "h1": lambda c: f"# {c}",
+    "h2": lambda c: f"## {c}",
+    "p": str,
+    "table": markdown_table,
+    "img": lambda c: f"![{c}]({c})",
+}
+
+
 def to_markdown(sections) -> str:
-    parts = []
-    for kind, content in sections:
-        parts.append(
-            {
-                "h1": lambda c: f"# {c}",
-                "h2": lambda c: f"## {c}",
-                "p": str,
-                "table": markdown_table,
-                "img": lambda c: f"![{c}]({c})",
-            }[kind](content)
-        )
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join(MARKDOWN[kind](content) for kind, content in sections) + "\n"
 
 
 def data_uri(png: Path) -> str:

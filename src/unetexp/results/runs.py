@@ -72,7 +72,9 @@ def load_runs(
     sweep name, as one row per run (latest run per config and data when a config was retrained)."""
     everything = all_runs(uri, experiment)
     if parent or sweep:
-        parents = [parent] if parent else [r.info.run_id for r in sweep_parents(everything, sweep)]
+        parents = (
+            [parent] if parent else [r.info.run_id for r in sweep_parents(everything, str(sweep))]
+        )
         if not parents:
             raise UnetexpError(f"no sweep named {sweep!r} in experiment {experiment!r}")
         runs = [run for p in parents for run in runs_of_sweep(everything, p)]

@@ -44,7 +44,7 @@ def log_dataset(source: str, sha: str, images, masks, sizes: dict[str, int], see
     )
     with warnings.catch_warnings():  # MLflow registers its local source twice ("" and file:)
         warnings.filterwarnings("ignore", message="The specified dataset source can be")
-        dataset = mlflow.data.from_numpy(
+        dataset = mlflow.data.from_numpy(  # type: ignore[attr-defined]  # mlflow.data's lazy names
             images, source=origin, targets=masks, name=name, digest=sha[:DIGEST_CHARS]
         )
     context = " ".join(f"{k[2:]}={v}" for k, v in sizes.items())  # train=531 val=59 test=148

@@ -40,7 +40,9 @@ class JobRun:
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         self._mlflow.log_metrics(metrics, step=epoch)
 
-    def log_result(self, metrics: dict[str, float], artifacts: dict[str, str | dict]) -> None:
+    def log_result(
+        self, metrics: dict[str, float], artifacts: dict[str, str | dict | Path]
+    ) -> None:
         """Final metrics, and artifacts by file name: text for .yaml/.txt, dicts for .json,
         a Path for a file already written under that same name (.png, .keras)."""
         self._mlflow.log_metrics(metrics)
@@ -91,7 +93,9 @@ def job_run(
     if reused:
         yield JobRun(mlflow, reused, reused=True)
         return
-    run_id = mlflow.active_run().info.run_id
+    active = mlflow.active_run()
+    assert active is not None  # claim() returned None only after start() began this run
+    run_id = active.info.run_id
     with ended_on_error(uri, parent_run_id):
         try:
             mlflow.log_params(params)

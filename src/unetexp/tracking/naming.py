@@ -78,6 +78,6 @@ def run_description(
                 else "."
             )
         )
-    if parent_run_id:
+    if parent_run_id and job_num is not None:
         lines.append(f"Job {job_num + 1} of the sweep in parent run {parent_run_id}.")
     return "\n\n".join(lines)
