@@ -6,7 +6,11 @@ over a store holding one sweep, its report and a registered `unet_best`:
 
     python docs/ui/screenshots.py OUT_FOLDER table,run,compare,report,model 12
 
-(the last number: mouse-wheel steps that scroll report.html to its verdicts)."""
+(the last number: mouse-wheel steps that scroll report.html to its verdicts). Run it from
+the checkout whose store `mlflow ui` serves, with any Python that has playwright (it needs
+neither unetexp nor mlflow; a separate venv is fine). On a busy machine the first run after
+`mlflow ui` starts may time out on a click ("<html> intercepts pointer events"): run it
+again. LOOK at every PNG: no path of the machine but the checkout's may show."""
 import json, re, sys, time, urllib.request
 from playwright.sync_api import sync_playwright
 
