@@ -18,6 +18,8 @@ READS = {
     "npz": {"path"},
     "seed_npy": {"images", "masks"},
     "synthetic": {"size", "count"},
+    "folder": {"images", "masks", "size", "mask_values", "strict"},
+    "pets_real": set(),
 }
 SPLIT = {"name", "test_fraction", "val_fraction", "stratify", "n_train", "n_val", "n_test"}
 
@@ -29,7 +31,8 @@ def test_a_run_logs_no_param_of_another_data_source_and_no_none(source):
     assert None not in params.values() and "None" not in params.values()
     data_keys = {key.split(".", 1)[1] for key in params if key.startswith("data.")}
     others = set().union(*(keys for name, keys in READS.items() if name != source))
-    assert not data_keys & (others - READS.get(source, set())), source
+    assert source in READS, f"data={source}: say in READS which data keys it reads"
+    assert not data_keys & (others - READS[source]), source
     assert data_keys >= SPLIT
     assert "force" not in params  # how to run, not what ran
     assert {k for k in params if k.startswith("tracking.")} == {"tracking.experiment"}
