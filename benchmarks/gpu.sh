@@ -33,7 +33,7 @@ if [ -n "$WHEELS" ]; then
         --target "$WORK/site" "$WHEELS"/*.whl
     export PYTHONPATH="$PYTHONPATH:$WORK/site"
 fi
-python3 - "$BACKEND" <<'EOF' || { echo "gpu.sh: a package is missing (benchmarks/gpu-wheels.txt)" >&2; exit 2; }
+KERAS_BACKEND=$BACKEND python3 - "$BACKEND" <<'EOF' || { echo "gpu.sh: a package is missing (benchmarks/gpu-wheels.txt)" >&2; exit 2; }
 import importlib, sys
 for name in ("keras", "hydra", "omegaconf", "mlflow", "sklearn", "scipy", "pandas", "PIL",
              "matplotlib", "hydra_plugins.hydra_joblib_launcher", sys.argv[1]):

@@ -63,7 +63,12 @@ def set_threads(intra: int, inter: int, label: str = "") -> bool:
             try:
                 torch.set_num_interop_threads(inter)
             except RuntimeError:  # only before the first parallel work of the process
-                log.warning("%strain.inter_op_threads=%d not applied: PyTorch runs", label, inter)
+                log.warning(
+                    "%strain.inter_op_threads=%d not applied: PyTorch already runs with %d",
+                    label,
+                    inter,
+                    torch.get_num_interop_threads(),
+                )
                 return False
         return True
     if intra > 1 or inter:
