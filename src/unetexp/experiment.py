@@ -1,7 +1,7 @@
 """One experiment, start to end: validate, load data, train, log. Plain Python, no Hydra.
 
-Everything that can be wrong with the config or the data is checked before TensorFlow is
-imported and before any MLflow run exists, so a bad input leaves nothing behind.
+Everything that can be wrong with the config or the data is checked before Keras (TensorFlow)
+is imported and before any MLflow run exists, so a bad input leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from unetexp.tracking.datasets import log_dataset
 from unetexp.tracking.job import git_commit, job_run
 from unetexp.tracking.naming import job_name, run_description
 from unetexp.tracking.params import run_params
+from unetexp.training import backend
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
         dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed, stratify=cfg.data.stratify
     )
     parent.check_parent(cfg.tracking.uri, job.parent_run_id)
+    # before Keras loads (a process already on another backend stops here, before any run)
+    backend.use_backend(cfg.train.backend, cfg.train.deterministic, cfg.train.intra_op_threads)
     name = job_name(cfg, job.overrides)
     digest = config_hash(cfg)
     tags = {
@@ -146,9 +149,10 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
             splits.sizes(),
             cfg.seed,
         )
-        from unetexp.training.fit import train_and_evaluate  # TensorFlow loads here, and only here
+        from unetexp.training.fit import train_and_evaluate  # Keras loads here, and only here
 
         result = train_and_evaluate(cfg, splits, on_epoch=run.log_epoch, label=job.label)
+        run.set_tags({"device": backend.device()})  # CPU or the GPU's name; the backend is a param
         metrics = {
             "n_params": result.n_params,
             "train_time_s": result.train_time_s,

@@ -57,6 +57,7 @@ BAD = {
     "train.save_model": [],
     "train.intra_op_threads": -1,
     "train.inter_op_threads": 4096,
+    "train.backend": "mxnet",
     "tracking.uri": " ",
     "tracking.experiment": None,
     "tracking.run_name": "x" * 251,

@@ -16,6 +16,7 @@ and skipped; the exit code is 0 when at least one image was processed, 2 when no
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import tempfile
@@ -100,15 +101,27 @@ def open_store(tracking_uri: str | None, what: str):
 
 
 def load_mlflow_model(model_uri: str):
-    """An MLflow model (`runs:/ID/model`, `models:/NAME/VERSION`, `@ALIAS`, `/latest`) as Keras."""
-    from unetexp.training.runtime import import_tensorflow_quietly
-
-    import_tensorflow_quietly()  # before MLflow's loader imports it, printing its INFO lines
-    import mlflow.tensorflow
-
+    """An MLflow model (`runs:/ID/model`, `models:/NAME/VERSION`, `@ALIAS`, `/latest`) as Keras:
+    MLflow's Keras flavour on the backend of `KERAS_BACKEND`, else the one it was trained on;
+    models logged before it (the TensorFlow flavour) with TensorFlow."""
     try:
+        from mlflow.models import get_model_info
+
+        flavors = get_model_info(model_uri).flavors
+        trained_on = flavors.get("keras", {}).get("keras_backend", "tensorflow")
+        from unetexp.training.backend import use_backend
+
+        use_backend(os.environ.get("KERAS_BACKEND", trained_on))
+        from unetexp.training import runtime  # noqa: F401  (a quiet TensorFlow import)
+
+        if "keras" in flavors:
+            import mlflow.keras
+
+            return mlflow.keras.load_model(model_uri)
+        import mlflow.tensorflow
+
         return mlflow.tensorflow.load_model(model_uri)
-    except Exception as exc:  # no such run, model, version or alias; not a TensorFlow model
+    except Exception as exc:  # no such run, model, version or alias; not a Keras model
         raise PredictError(
             f"{model_uri}: cannot load this MLflow model ({first_line(exc)[:300]})"
         ) from None
@@ -153,6 +166,9 @@ def load_model(spec: str, tracking_uri: str | None, folder: Path):
 
 def load_keras_file(path: Path):
     """A saved Keras model, without its training state (TensorFlow loads here)."""
+    from unetexp.training.backend import use_backend
+
+    use_backend(os.environ.get("KERAS_BACKEND", "tensorflow"))
     from unetexp.training.fit import keras  # quiet TensorFlow import, registers unetexp's objects
 
     try:

@@ -21,7 +21,9 @@ NOT_HASHED = (
 # what they are: hashed at their first default, so that runs logged before keep their hash
 HASHED_AS = {"data.download": False}  # its default was false until data=pets downloaded by itself
 # keys added after runs were logged: left out of the hash at this value, so those runs keep theirs
-NEW_AT = {"data.mask_values": None}
+# (train.backend: one seed gives other numbers on another backend, so it is a config's identity;
+# at its default it is left out, and every run logged before it existed keeps its hash)
+NEW_AT = {"data.mask_values": None, "train.backend": "tensorflow"}
 
 
 def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:

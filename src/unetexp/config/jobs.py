@@ -69,9 +69,17 @@ def check_command_line(argv: list[str]) -> None:
     jobs = compose_jobs(
         args.overrides, args.multirun, args.config_name or "config", args.config_dir
     )
+    backends: list[str] = []  # in the jobs' order
     for overrides, cfg in jobs:
         if args.cfg is None:
             check_job(cfg, overrides if args.multirun else None)
+            if cfg.train.backend not in backends:
+                backends.append(cfg.train.backend)
+    if len(backends) > 1:  # Keras runs one backend per process, and launchers reuse theirs
+        raise ConfigError(
+            f"train.backend: this sweep mixes {', '.join(backends)}: Keras runs one backend "
+            "per process, and every launcher reuses its processes; sweep one backend per command"
+        )
 
 
 def compose_jobs(

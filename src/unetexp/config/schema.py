@@ -89,6 +89,7 @@ class TrainConfig:
     save_model: bool = False  # log the trained model as an MLflow model (final experiments: true)
     intra_op_threads: int = 0  # TensorFlow threads per op; 0 = TF default (all cores)
     inter_op_threads: int = 0  # TensorFlow ops run at once; 0 = TF default
+    backend: str = "tensorflow"  # Keras backend: tensorflow | jax | torch (docs/backends.md)
 
 
 @dataclass

@@ -32,6 +32,7 @@ LOSS_CHOICES = ("bce", "dice", "bce_dice")
 DATA_CHOICES = ("pets_real", "pets", "npz", "seed_npy", "folder", "synthetic")
 STRATIFY_CHOICES = ("breed",)
 OPTIMIZER_CHOICES = ("adam", "sgd", "rmsprop")
+BACKEND_CHOICES = ("tensorflow", "jax", "torch")  # Keras 3's (training/backend.py)
 # what callbacks may watch: the epoch metrics MLflow shows (for a deep-supervision model these
 # are the full-resolution head's), and for such a model also Keras's own per-head names
 EPOCH_METRICS = ("loss", "accuracy", "dice", "iou")
@@ -61,6 +62,15 @@ def _deep_supervision(value, cfg):
 def _size(value, cfg):
     if cfg.data.name in ("synthetic", "folder"):  # a file's size: checked from its header
         check_depth(cfg.model.depth, value, "data.size")
+
+
+def _installed(value, cfg):
+    """The backend's package, found without importing it (a job would fail at Keras's import)."""
+    from importlib.util import find_spec
+
+    if find_spec(value) is None:
+        hint = {"jax": "pip install 'jax[cpu]'"}.get(value, f"pip install {value}")
+        return f"{value} is not installed in this environment ({hint})"
 
 
 def _needed_by(needs: dict[str, str]) -> Check:
@@ -163,6 +173,7 @@ CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the on
     "train.save_model": boolean,
     "train.intra_op_threads": _threads,
     "train.inter_op_threads": _threads,
+    "train.backend": both(choice(BACKEND_CHOICES), _installed),
     "tracking.uri": PATH,
     "tracking.experiment": text(nullable=False, longest=250),
     "tracking.run_name": text(nullable=True, longest=250),

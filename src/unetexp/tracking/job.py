@@ -40,6 +40,9 @@ class JobRun:
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         self._mlflow.log_metrics(metrics, step=epoch)
 
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self._mlflow.set_tags(tags)
+
     def log_result(
         self, metrics: dict[str, float], artifacts: dict[str, str | dict | Path]
     ) -> None:

@@ -1,11 +1,12 @@
-"""The trained model, MLflow's way: MLflow's TensorFlow flavour (Keras 3 inside) with a
-signature and an input example, so that `mlflow.pyfunc.load_model("runs:/ID/model")`,
-`mlflow models serve` and the Model Registry (`models:/NAME/...`) all work."""
+"""The trained model, MLflow's way: MLflow's Keras 3 flavour (`mlflow.keras`: a `.keras` file,
+which loads under any Keras backend) with a signature and an input example, so that
+`mlflow.pyfunc.load_model("runs:/ID/model")`, `mlflow models serve` and the Model Registry
+(`models:/NAME/...`) all work."""
 
 from __future__ import annotations
 
 MODEL_PATH = "model"  # artifact path: runs:/RUN_ID/model
-REQUIREMENTS = ("mlflow", "tensorflow", "keras", "numpy")
+REQUIREMENTS = ("mlflow", "keras", "numpy")  # and the backend the model was trained on
 
 
 def pinned_requirements() -> list[str]:
@@ -13,13 +14,32 @@ def pinned_requirements() -> list[str]:
     a subprocess (seconds to minutes of TensorFlow start-up per logged model)."""
     from importlib.metadata import PackageNotFoundError, version
 
+    import keras
+
     pins = []
-    for package in REQUIREMENTS:
+    for package in (*REQUIREMENTS, keras.backend.backend()):
         try:
             pins.append(f"{package}=={version(package)}")
         except PackageNotFoundError:
             pins.append(package)
     return pins
+
+
+class KerasFlavour:
+    """`mlflow.keras`, its model folder made first: MLflow 3.17's Keras flavour writes the input
+    example before it creates the folder (FileNotFoundError); `Model.log` takes any module-like
+    flavour with a `save_model`."""
+
+    __name__ = "mlflow.keras"
+
+    @staticmethod
+    def save_model(path: str, **kwargs) -> None:
+        import os
+
+        import mlflow.keras
+
+        os.makedirs(path, exist_ok=True)
+        mlflow.keras.save_model(path=path, **kwargs)
 
 
 def log_model(
@@ -32,9 +52,8 @@ def log_model(
     import contextlib
     import io
 
-    import mlflow
     import numpy as np
-    from mlflow.models import ModelSignature
+    from mlflow.models import Model, ModelSignature
     from mlflow.types.schema import Schema, TensorSpec
 
     _, height, width, channels = model.input_shape
@@ -45,9 +64,11 @@ def log_model(
     with contextlib.redirect_stdout(
         io.StringIO()
     ):  # Keras's progress bar: MLflow tries the example
-        info = mlflow.tensorflow.log_model(
-            model,
+        info = Model.log(
+            artifact_path=None,
             name=MODEL_PATH,
+            flavor=KerasFlavour,
+            model=model,
             signature=signature,
             input_example=np.asarray(example, np.float32),
             registered_model_name=register_as,

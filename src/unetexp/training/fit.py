@@ -1,7 +1,7 @@
 """Fit and evaluate one configured U-Net with Keras `fit`.
 
 Knows nothing of Hydra or MLflow: per-epoch metrics go to the `on_epoch` callable the caller
-passes. Imports TensorFlow (through `runtime`).
+passes. Imports Keras on the process's backend (through `runtime`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from unetexp.training.callbacks import EpochReporter, best_epoch, flat_metrics, 
 from unetexp.training.evaluation import pixel_report, report_metrics
 from unetexp.training.losses import make_loss, make_metrics
 from unetexp.training.model import build_from_config, count_params
-from unetexp.training.runtime import keras, seed_everything, set_threads
+from unetexp.training.runtime import grow_gpu_memory, keras, seed_everything, set_threads
 from unetexp.training.scoring import score
 
 if TYPE_CHECKING:
@@ -43,15 +43,15 @@ class Result:
 
 def head_targets(masks, n_heads: int) -> list:
     """Deep-supervision targets: the masks, then resized to 1/2 and 1/4 with nearest neighbour
-    (`tf.image.resize(method="nearest")`, as the study did)."""
+    as the study did (`tf.image.resize(method="nearest")`). Its pick for a side divided by f
+    (the depth check makes every side divisible) is pixel f*i + f//2: taken in numpy, the
+    same targets on every backend (a test compares them with TensorFlow's)."""
     import numpy as np
-    import tensorflow as tf
 
-    height, width = masks.shape[1:3]
     targets = [masks]
     for level in range(1, n_heads):
-        size = (height // 2**level, width // 2**level)
-        targets.append(np.asarray(tf.image.resize(masks, size, method="nearest")))
+        step = 2**level
+        targets.append(np.ascontiguousarray(masks[:, step // 2 :: step, step // 2 :: step]))
     return targets
 
 
@@ -90,6 +90,7 @@ def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> R
     """Build, compile and fit the model `cfg` describes, then score it on the test split
     (`scoring.score`: evaluate's numbers and predict's probabilities in one pass)."""
     set_threads(cfg.train.intra_op_threads, cfg.train.inter_op_threads, label)
+    grow_gpu_memory()
     seed_everything(cfg.seed, cfg.train.deterministic)
     model = build_from_config(cfg.model, splits.x_train.shape[1:])
     n_heads = len(model.outputs)

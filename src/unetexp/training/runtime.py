@@ -1,7 +1,9 @@
-"""The TensorFlow runtime of a job: a quiet import, thread pools, memory between jobs, seeds.
+"""The runtime of a job on its Keras backend: a quiet import, thread pools, memory between
+jobs, seeds and determinism.
 
-Importing this module imports TensorFlow and Keras; the train path imports it only when a
-job trains (commands that do not train never do).
+Importing this module imports Keras on the backend `backend.use_backend` chose (TensorFlow by
+default); the train path imports it only when a job trains (commands that do not train never
+do).
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import ctypes
 import logging
 import os
 import sys
+from importlib.util import find_spec
+
+from unetexp.training import backend
 
 
 def import_tensorflow_quietly() -> None:
@@ -31,7 +36,11 @@ def import_tensorflow_quietly() -> None:
         os.close(devnull)
 
 
-import_tensorflow_quietly()
+# Keras on JAX or PyTorch still imports TensorFlow where it is installed (its data and saving
+# utilities look for it): quietly too
+if backend.active() == "tensorflow" or find_spec("tensorflow") is not None:
+    import_tensorflow_quietly()
+logging.getLogger("jax._src.xla_bridge").setLevel(logging.ERROR)  # "no TPU" at every start
 
 import keras  # noqa: E402
 
@@ -39,6 +48,42 @@ log = logging.getLogger(__name__)
 
 
 def set_threads(intra: int, inter: int, label: str = "") -> bool:
+    """The backend's CPU threads: TensorFlow's and PyTorch's pools as asked, JAX's through
+    `backend.use_backend` (1 or its default: XLA takes no other count). Returns whether they
+    apply."""
+    name = backend.active()
+    if name == "tensorflow":
+        return _set_tensorflow_threads(intra, inter, label)
+    if name == "torch":
+        import torch
+
+        if intra:
+            torch.set_num_threads(intra)
+        if inter and torch.get_num_interop_threads() != inter:
+            try:
+                torch.set_num_interop_threads(inter)
+            except RuntimeError:  # only before the first parallel work of the process
+                log.warning(
+                    "%strain.inter_op_threads=%d not applied: PyTorch already runs with %d",
+                    label,
+                    inter,
+                    torch.get_num_interop_threads(),
+                )
+                return False
+        return True
+    if intra > 1 or inter:
+        log.warning(
+            "%strain.intra_op_threads=%d, train.inter_op_threads=%d not applied: on JAX only "
+            "train.intra_op_threads=1 (one thread per op) or 0 (its default) exist",
+            label,
+            intra,
+            inter,
+        )
+        return False
+    return True
+
+
+def _set_tensorflow_threads(intra: int, inter: int, label: str) -> bool:
     """TensorFlow's thread pools (`train.intra_op_threads`, `train.inter_op_threads`; 0 = its
     default). They can only be sized before the first op of the process: each job of a parallel
     launcher is a fresh process and gets them; in a sequential multirun the first job's sizes stay,
@@ -87,11 +132,34 @@ def release_memory() -> None:
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
-    """Fresh Keras state, then one seed for Python, numpy and TensorFlow."""
+    """Fresh Keras state, then one seed for Python, numpy and the backend, and its
+    deterministic ops: TensorFlow's op determinism, PyTorch's deterministic algorithms
+    (JAX's XLA flag is set before it starts, `backend.use_backend`)."""
     keras.backend.clear_session()  # free the previous job's graph in a multirun (gc.collect)
     release_memory()
     keras.utils.set_random_seed(seed)
-    if deterministic:
+    name = backend.active()
+    if deterministic and name == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+    elif name == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(deterministic)
+        torch.backends.cudnn.benchmark = not deterministic
+
+
+def grow_gpu_memory() -> None:
+    """TensorFlow takes its GPUs' memory as it needs it instead of all at once, so that
+    several jobs (joblib or Ray workers) share one GPU. Before TensorFlow's first op; a no-op
+    without GPUs and on other backends (JAX: `backend.use_backend`)."""
+    if backend.active() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised by an earlier job of this process
+            pass

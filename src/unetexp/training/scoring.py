@@ -1,6 +1,7 @@
 """The test split's scores and predictions from one eager pass: what `model.evaluate` and
 `model.predict` gave, without tracing a predict function and without a second pass over the
-test set (about a second of every job's fixed cost, benchmarks/README.md). Imports TensorFlow."""
+test set (about a second of every job's fixed cost, benchmarks/README.md). Imports Keras on
+the process's backend."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def _forward(model: keras.Model, x: np.ndarray) -> list[np.ndarray]:
     """Every head's probabilities for `x`, in inference mode (no dropout), chunk by chunk."""
     parts = [model(x[i : i + CHUNK], training=False) for i in range(0, len(x), CHUNK)]
     heads = [p if isinstance(p, (list, tuple)) else [p] for p in parts]
-    return [np.concatenate([np.asarray(h[k]) for h in heads]) for k in range(len(heads[0]))]
+    to_numpy = keras.ops.convert_to_numpy  # any backend's tensor (PyTorch's: detached first)
+    return [np.concatenate([to_numpy(h[k]) for h in heads]) for k in range(len(heads[0]))]
 
 
 def score(
