@@ -238,9 +238,12 @@ def test_ctrl_c_at_any_moment_ends_a_command_in_one_line(swept, tmp_path):
             err = proc.communicate(timeout=120)[1]
             tries += 1
             assert "Traceback" not in err, (name, err[-3000:])
-            assert proc.returncode in (0, 130), (name, proc.returncode, err[-2000:])
+            # -SIGINT: the signal came as the interpreter shut down, after the command's work
+            # and after Python's own handler went: killed silently, its file whole or absent
+            assert proc.returncode in (0, 130, -signal.SIGINT), (name, proc.returncode, err)
             if proc.returncode == 130:
                 interrupted += 1
                 assert err.strip().splitlines()[-1] == "unetexp: interrupted", err
+            if proc.returncode != 0:
                 assert not list((tmp_path / f"{name}{case}").rglob("*partial*"))
     assert interrupted >= tries // 2, f"{interrupted} of {tries} interrupted: moments too late"

@@ -19,7 +19,7 @@ from unetexp.config.jobs import check_command_line
 from unetexp.config.schema import DataConfig
 from unetexp.data import open_dataset
 from unetexp.errors import ConfigError, DataError
-from unetexp.tracking.datasets import dataset_name
+from unetexp.tracking.datasets import DIGEST_CHARS, dataset_name
 
 SAMPLE = PROJECT.parent / "shared" / "data" / "pets-sample"
 
@@ -353,7 +353,9 @@ def test_a_run_trains_on_the_usable_pairs_lists_the_others_and_records_them(tmp_
     )
     assert tags["data_source"] == f"{images} + {masks}"
     (found,) = run.inputs.dataset_inputs
-    assert found.dataset.name == "pets" and found.dataset.digest == tags["data_sha256"][:36]
+    assert (
+        found.dataset.name == "pets" and found.dataset.digest == tags["data_sha256"][:DIGEST_CHARS]
+    )
     assert (run.data.params["data.n_train"], run.data.params["data.n_test"]) == ("9", "3")
     again = run_cli(*command, cwd=tmp_path, env=env)
     assert again.returncode == 0, again.stderr[-3000:]

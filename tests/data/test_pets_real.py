@@ -19,6 +19,7 @@ import unetexp
 from unetexp.config.schema import DataConfig
 from unetexp.data import open_dataset, pets_real
 from unetexp.errors import DataError
+from unetexp.tracking.datasets import DIGEST_CHARS
 
 BUNDLED = "src/unetexp/data/bundled/pets_real_64.npz"
 DATA_SUFFIXES = (".npz", ".npy", ".tar.gz", ".h5", ".jpg", ".jpeg", ".tif", ".mat")
@@ -120,7 +121,10 @@ def test_a_run_with_no_data_flag_trains_on_the_bundled_set(tmp_path, store):
     assert run.data.tags["data_sha256"] == pets_real.SHA256
     assert run.data.tags["data_source"] == "bundled:pets_real_64.npz"
     (found,) = run.inputs.dataset_inputs
-    assert found.dataset.name == "pets_real_64" and found.dataset.digest == pets_real.SHA256[:36]
+    assert (
+        found.dataset.name == "pets_real_64"
+        and found.dataset.digest == pets_real.SHA256[:DIGEST_CHARS]
+    )
     assert found.dataset.source_type == "code"
     assert (run.data.params["data.n_train"], run.data.params["data.n_test"]) == ("571", "143")
     assert not (tmp_path / "root").exists()

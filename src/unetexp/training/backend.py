@@ -8,6 +8,7 @@ whose Keras already runs another backend is refused in one line. Imports no Kera
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -68,8 +69,27 @@ def device() -> str:
         return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+    gpus = tensorflow_gpus()
     if not gpus:
         return "CPU"
     details = tf.config.experimental.get_device_details(gpus[0])
     return str(details.get("device_name", "GPU"))
+
+
+@functools.cache
+def tensorflow_gpus() -> list:
+    """TensorFlow's GPUs, looked up once with stderr muted: on a machine without a GPU the
+    look-up logs `E0000 ... failed call to cuInit` past TF_CPP_MIN_LOG_LEVEL, which would be
+    the first line a user sees of a one-line error (and is not an error)."""
+    import tensorflow as tf
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        return tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

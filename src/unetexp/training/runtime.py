@@ -158,7 +158,7 @@ def grow_gpu_memory() -> None:
         return
     import tensorflow as tf
 
-    for gpu in tf.config.list_physical_devices("GPU"):
+    for gpu in backend.tensorflow_gpus():
         try:
             tf.config.experimental.set_memory_growth(gpu, True)
         except RuntimeError:  # already initialised by an earlier job of this process
