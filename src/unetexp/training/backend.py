@@ -78,18 +78,7 @@ def device() -> str:
 
 @functools.cache
 def tensorflow_gpus() -> list:
-    """TensorFlow's GPUs, looked up once with stderr muted: on a machine without a GPU the
-    look-up logs `E0000 ... failed call to cuInit` past TF_CPP_MIN_LOG_LEVEL, which would be
-    the first line a user sees of a one-line error (and is not an error)."""
+    """TensorFlow's GPUs, looked up once (the look-up initialises CUDA, where there is a driver)."""
     import tensorflow as tf
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        return tf.config.list_physical_devices("GPU")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    return tf.config.list_physical_devices("GPU")

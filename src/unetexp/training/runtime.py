@@ -14,14 +14,16 @@ import os
 import sys
 from importlib.util import find_spec
 
-from unetexp.training import backend
+from unetexp.training import backend, native_log
 
 
 def import_tensorflow_quietly() -> None:
     """TensorFlow's C++ core prints INFO lines (oneDNN, CUDA drivers) while it loads, before
-    TF_CPP_MIN_LOG_LEVEL applies: keep the terminal readable by muting stderr for the import.
-    Set TF_CPP_MIN_LOG_LEVEL=0 to see everything."""
+    TF_CPP_MIN_LOG_LEVEL applies: keep the terminal readable by muting stderr for the import,
+    and by filtering its native lines after it (`native_log`). Set TF_CPP_MIN_LOG_LEVEL=0 to
+    see everything."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    native_log.filter_native_logs()
     if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
         import tensorflow  # noqa: F401
 
