@@ -139,6 +139,30 @@ def write_npz(path: Path, n: int = 8, size: int = 16, **overrides) -> Path:
     return path
 
 
+def tiny_cfg(**train):
+    """The schema's config on 24 synthetic 16x16 images, a small model, `train` keys set."""
+    from omegaconf import OmegaConf
+
+    from unetexp.config.schema import Config
+    from unetexp.config.validation import validate
+
+    cfg = OmegaConf.structured(Config())
+    cfg.data.name, cfg.data.count, cfg.data.size, cfg.data.val_fraction = "synthetic", 24, 16, 0.2
+    cfg.model.convs, cfg.model.bottleneck = 1, 32
+    for key, value in train.items():
+        OmegaConf.update(cfg, key, value)
+    validate(cfg)
+    return cfg
+
+
+def tiny_splits(cfg):
+    """`cfg`'s data, split as a job splits it."""
+    from unetexp.data.load import load_dataset
+    from unetexp.data.split import split
+
+    return split(load_dataset(cfg.data), cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed)
+
+
 def make_cfg(*overrides: str):
     """The app's config with Hydra overrides, as `python -m unetexp OVERRIDES` composes it."""
     from unetexp.config.compose import compose

@@ -25,8 +25,14 @@ from unetexp.tracking.job import git_commit, job_run
 from unetexp.tracking.naming import job_name, run_description
 from unetexp.tracking.params import run_params
 from unetexp.training import backend
+from unetexp.training.checkpoint_files import checkpoint_root, remove
 
 log = logging.getLogger(__name__)
+
+RESUME_NOTE = (
+    "resumed from a checkpoint: the epochs after it saw the data in another order, with "
+    "another random state, so its numbers can differ from an uninterrupted run's"
+)
 
 
 @dataclass
@@ -114,6 +120,9 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     if commit:
         tags["git_commit"] = commit
     params = run_params(cfg, splits.sizes())
+    checkpoints = (
+        checkpoint_root(cfg.tracking.uri, cfg.train.checkpoint_dir) if cfg.train.resume else None
+    )
     with job_run(
         cfg.tracking.uri,
         cfg.tracking.experiment,
@@ -123,6 +132,7 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
         parent_run_id=job.parent_run_id,
         force=cfg.force,
         label=job.label,
+        checkpoints=checkpoints,
     ) as run:
         if run.reused:
             parent.note_reused(cfg.tracking.uri, job.parent_run_id, job.job_num, run.run_id)
@@ -141,17 +151,33 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
             ", ".join(f"{k} {v}" for k, v in splits.sizes().items()),
             run.run_id,
         )
-        log_dataset(
-            dataset.source,
-            identity["data_sha256"],
-            dataset.images,
-            dataset.masks,
-            splits.sizes(),
-            cfg.seed,
-        )
+        if not run.resumed:
+            log_dataset(
+                dataset.source,
+                identity["data_sha256"],
+                dataset.images,
+                dataset.masks,
+                splits.sizes(),
+                cfg.seed,
+            )
         from unetexp.training.fit import train_and_evaluate  # Keras loads here, and only here
 
-        result = train_and_evaluate(cfg, splits, on_epoch=run.log_epoch, label=job.label)
+        state = checkpoints / run.run_id if checkpoints else None
+        try:
+            result = train_and_evaluate(
+                cfg,
+                splits,
+                on_epoch=run.log_epoch,
+                label=job.label,
+                checkpoint_dir=state,
+                logged_epochs=run.logged_epochs() if run.resumed else (),
+            )
+        except Exception:  # a FAILED run is never resumed: its state goes (Ctrl-C keeps it)
+            remove(state)
+            raise
+        if result.resumed_at:
+            run.set_tags({"resumed_at_epoch": str(result.resumed_at), "resume_note": RESUME_NOTE})
+            log.info("%sresumed at epoch %d", job.label, result.resumed_at)
         run.set_tags({"device": backend.device()})  # CPU or the GPU's name; the backend is a param
         metrics = {
             "n_params": result.n_params,
@@ -193,6 +219,7 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
                 if cfg.tracking.register_model
                 else "",
             )
+    remove(state)  # FINISHED: nothing to resume
     log.info(
         "%sdone %s: %d params, %d epochs (best %d), %.1fs, accuracy %.4f, dice %.4f, "
         "iou %.4f (run %s)",

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_cfg
-from omegaconf import OmegaConf
+from conftest import make_cfg, tiny_cfg, tiny_splits
 
-from unetexp.config.schema import Config
 from unetexp.config.validation import validate
 from unetexp.errors import ConfigError
 
@@ -204,23 +202,6 @@ def test_deep_supervision_targets_are_nearest_neighbour(tf_train):
     assert set(np.unique(half)) <= {0.0, 1.0}  # no interpolated values
     np.testing.assert_array_equal(half[0], np.ones((4, 4, 1)))
     np.testing.assert_array_equal(half[1], np.zeros((4, 4, 1)))
-
-
-def tiny_cfg(**train):
-    cfg = OmegaConf.structured(Config())
-    cfg.data.name, cfg.data.count, cfg.data.size, cfg.data.val_fraction = "synthetic", 24, 16, 0.2
-    cfg.model.convs, cfg.model.bottleneck = 1, 32
-    for key, value in train.items():
-        OmegaConf.update(cfg, key, value)
-    validate(cfg)
-    return cfg
-
-
-def tiny_splits(cfg):
-    from unetexp.data.load import load_dataset
-    from unetexp.data.split import split
-
-    return split(load_dataset(cfg.data), cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed)
 
 
 def test_early_stopping_stops_and_restores_the_best_weights(tf_train):

@@ -15,6 +15,8 @@ NOT_HASHED = (
     "force",
     "train.intra_op_threads",
     "train.inter_op_threads",
+    "train.resume",  # where a run's epochs come from, not what they train
+    "train.checkpoint_dir",
     "data.strict",  # stops or skips: what trains, when it trains, is the same data
 )
 # keys that say how to get the data, not what is trained, added to the hash before they became

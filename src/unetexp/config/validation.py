@@ -174,6 +174,8 @@ CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the on
     "train.intra_op_threads": _threads,
     "train.inter_op_threads": _threads,
     "train.backend": both(choice(BACKEND_CHOICES), _installed),
+    "train.resume": boolean,
+    "train.checkpoint_dir": PATH,
     "tracking.uri": PATH,
     "tracking.experiment": text(nullable=False, longest=250),
     "tracking.run_name": text(nullable=True, longest=250),

@@ -62,6 +62,15 @@ def _live_owner(run) -> bool:
     )
 
 
+def _resumable(
+    mlflow_client, experiment_id: str, config_hash: str, data_sha256, can_resume
+) -> str | None:
+    """The newest KILLED run of this config on this data whose training state was kept."""
+    killed = _on_data(_runs(mlflow_client, experiment_id, config_hash, "KILLED"), data_sha256)
+    killed.sort(key=lambda r: r.info.start_time or 0, reverse=True)
+    return next((r.info.run_id for r in killed if can_resume(r.info.run_id)), None)
+
+
 def claim(
     uri: str | None,
     experiment: str,
@@ -70,11 +79,13 @@ def claim(
     start: Callable[[str], None],
     label: str = "",
     data_sha256: str | None = None,
+    resume: tuple[Callable[[str], bool], Callable[[str], None]] | None = None,
 ) -> str | None:
     """The id of a FINISHED run of this config on this data to reuse; else None, after
-    `start(experiment_id)` created this process's run under the lock. A RUNNING run of a dead
-    process of this host is closed as KILLED (`connect` does it); one of a live process is
-    waited for."""
+    `start(experiment_id)` created this process's run under the lock, or `resume`'s second
+    callable reopened a KILLED run of this config whose checkpoint its first one finds. A
+    RUNNING run of a dead process of this host is closed as KILLED (`connect` does it); one
+    of a live process is waited for."""
     experiment_id = connect(uri, experiment)
     mlflow_client = client(uri)
     waited_for, deadline = None, time.monotonic() + WAIT_LIMIT_S
@@ -95,7 +106,15 @@ def claim(
                     log.info(
                         "%srun %s ended without FINISHED: training this config", label, waited_for
                     )
-                start(experiment_id)
+                killed = (
+                    _resumable(mlflow_client, experiment_id, config_hash, data_sha256, resume[0])
+                    if resume and config_hash and not force
+                    else None
+                )
+                if killed and resume:
+                    resume[1](killed)
+                else:
+                    start(experiment_id)
                 return None
         if waited_for != live[0].info.run_id:
             waited_for = live[0].info.run_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,9 @@ from unetexp.host import process_tags
 from unetexp.tracking.claim import claim
 from unetexp.tracking.parent import ended_on_error
 from unetexp.tracking.store import resolve_uri
+from unetexp.training.checkpoint_files import saved_epoch
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -34,8 +38,13 @@ def git_commit() -> str | None:
 class JobRun:
     """The MLflow run of one training job, logging under the names the README lists."""
 
-    def __init__(self, mlflow, run_id: str, reused: bool = False):
-        self._mlflow, self.run_id, self.reused = mlflow, run_id, reused
+    def __init__(self, mlflow, run_id: str, reused: bool = False, resumed: bool = False):
+        self._mlflow, self.run_id, self.reused, self.resumed = mlflow, run_id, reused, resumed
+
+    def logged_epochs(self) -> set[int]:
+        """The epochs (steps, from 1) whose metrics the run already has: a resumed run's."""
+        history = self._mlflow.MlflowClient().get_metric_history(self.run_id, "train_loss")
+        return {m.step for m in history}
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         self._mlflow.log_metrics(metrics, step=epoch)
@@ -68,12 +77,15 @@ def job_run(
     parent_run_id: str | None = None,
     force: bool = False,
     label: str = "",
+    checkpoints: Path | None = None,
 ) -> Iterator[JobRun]:
     """One run that always ends: FINISHED, FAILED on an error, KILLED on Ctrl-C; and a failed
     job closes its parent too (Hydra calls no multirun-end callback after a failure).
     With a `config_hash` tag and not `force`, a FINISHED run of that config on the same data
     (`data_sha256` tag) is yielded instead (`reused`), once any live process training it has
-    finished (`claim`)."""
+    finished (`claim`). With `checkpoints` (the folder of the jobs' training states), a KILLED
+    run of this config whose state is kept there is reopened instead (`resumed`): RUNNING
+    again, on this host and pid, its `resumes` tag counting."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -90,19 +102,39 @@ def job_run(
                 f"cannot start a run in the MLflow store {resolve_uri(uri)} ({one_line(exc)[:500]})"
             ) from None
 
+    reopened: list[str] = []
+
+    def resume(run_id: str) -> None:
+        run = mlflow.start_run(run_id=run_id)  # a KILLED run is RUNNING again
+        resumes = int(run.data.tags.get("resumes", "0")) + 1
+        mlflow.set_tags({**process_tags(), "resumes": str(resumes)})
+        reopened.append(run_id)
+        log.info("%sresuming KILLED run %s from its checkpoint", label, run_id)
+
+    def can_resume(run_id: str) -> bool:
+        return checkpoints is not None and saved_epoch(checkpoints / run_id) > 0
+
     reused = claim(
-        uri, experiment, tags.get("config_hash"), force, start, label, tags.get("data_sha256")
+        uri,
+        experiment,
+        tags.get("config_hash"),
+        force,
+        start,
+        label,
+        tags.get("data_sha256"),
+        resume=(can_resume, resume) if checkpoints else None,
     )
     if reused:
         yield JobRun(mlflow, reused, reused=True)
         return
     active = mlflow.active_run()
-    assert active is not None  # claim() returned None only after start() began this run
+    assert active is not None  # claim() returned None only after start() or resume() began it
     run_id = active.info.run_id
     with ended_on_error(uri, parent_run_id):
         try:
-            mlflow.log_params(params)
-            yield JobRun(mlflow, run_id)
+            if not reopened:  # a resumed run has them (how to run may differ: threads)
+                mlflow.log_params(params)
+            yield JobRun(mlflow, run_id, resumed=bool(reopened))
         except BaseException as exc:
             _end(mlflow, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
             if isinstance(exc, (OSError, MlflowException)):  # the store or its artifact folder

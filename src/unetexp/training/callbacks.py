@@ -99,8 +99,10 @@ def make_callbacks(train_cfg, deep: bool = False) -> list[keras.callbacks.Callba
 
 class EpochReporter(keras.callbacks.Callback):
     """One log line per epoch, and the epoch's metrics (with the learning rate the epoch used)
-    to `on_epoch`; keeps the history under MLflow's names (`epoch_metrics`, and `lr`). Goes first among the callbacks, so
-    the learning rate is read before ReduceLROnPlateau changes it."""
+    to `on_epoch`; keeps the history under MLflow's names (`epoch_metrics`, and `lr`). Goes
+    first among the callbacks, so the learning rate is read before ReduceLROnPlateau changes
+    it. With `deferred`, an epoch's metrics wait in `latest` until `publish` (the checkpoint
+    saves them first: `checkpoint.Checkpoint`)."""
 
     def __init__(
         self,
@@ -108,10 +110,13 @@ class EpochReporter(keras.callbacks.Callback):
         label: str,
         on_epoch: Callable[[int, dict], None] | None,
         deep: bool = False,
+        deferred: bool = False,
     ):
         super().__init__()
         self.epochs, self.label, self.on_epoch, self.deep = epochs, label, on_epoch, deep
+        self.deferred = deferred
         self.history: dict[str, list[float]] = {}
+        self.latest: dict[str, float] = {}
         self._start = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -120,8 +125,7 @@ class EpochReporter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         metrics = epoch_metrics(logs, self.deep)
         metrics["lr"] = float(self.model.optimizer.learning_rate.numpy())
-        for key, value in metrics.items():
-            self.history.setdefault(key, []).append(value)
+        self._remember(metrics)
         shown = "  ".join(f"{k} {metrics[k]:.4f}" for k in SHOWN if k in metrics)
         log.info(
             "%sepoch %d/%d  %s  lr %.2g  (%.1fs)",
@@ -132,11 +136,26 @@ class EpochReporter(keras.callbacks.Callback):
             metrics["lr"],
             time.perf_counter() - self._start,
         )
-        if self.on_epoch:  # MLflow's chart of a constant lr of 0.001 reads 0; its log10 -3
-            lr = metrics["lr"]
-            self.on_epoch(
-                epoch + 1, {**metrics, **({"lr_log10": math.log10(lr)} if lr > 0 else {})}
-            )
+        lr = metrics["lr"]  # MLflow's chart of a constant lr of 0.001 reads 0; its log10 -3
+        self.latest = {**metrics, **({"lr_log10": math.log10(lr)} if lr > 0 else {})}
+        if not self.deferred:
+            self.publish(epoch + 1, self.latest)
+
+    def _remember(self, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            if key != "lr_log10":
+                self.history.setdefault(key, []).append(value)
+
+    def restore(self, epochs: list[dict[str, float]]) -> None:
+        """The history of the epochs a resumed job's checkpoint holds."""
+        self.history = {}
+        for metrics in epochs:
+            self._remember(metrics)
+
+    def publish(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Epoch `epoch` (from 1) to `on_epoch` (MLflow)."""
+        if self.on_epoch:
+            self.on_epoch(epoch, metrics)
 
 
 def best_epoch(history: dict[str, list[float]], callbacks: list) -> int:

@@ -7,11 +7,14 @@ passes. Imports Keras on the process's backend (through `runtime`).
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from unetexp.training import keras_private
 from unetexp.training.callbacks import EpochReporter, best_epoch, flat_metrics, make_callbacks
+from unetexp.training.checkpoint import Checkpoint
 from unetexp.training.evaluation import pixel_report, report_metrics
 from unetexp.training.losses import make_loss, make_metrics
 from unetexp.training.model import build_from_config, count_params
@@ -39,6 +42,9 @@ class Result:
     report: dict = field(default_factory=dict)  # classification report (scikit-learn dict)
     best_epoch: int = 0  # from 1: the restored weights' epoch, else the lowest val_loss
     probabilities: Any = None  # test-set predictions of the full-resolution head (N, H, W, 1)
+    resumed_at: int = (
+        0  # from 1: the first epoch this process trained, when it resumed a checkpoint
+    )
 
 
 def head_targets(masks, n_heads: int) -> list:
@@ -86,9 +92,18 @@ def prepare_optimizer(model: keras.Model) -> None:
     keras_private.use_generic_update_step(model.optimizer)
 
 
-def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> Result:
+def train_and_evaluate(
+    cfg,
+    splits: Splits,
+    on_epoch=None,
+    label: str = "",
+    checkpoint_dir: Path | None = None,
+    logged_epochs: Collection[int] = (),
+) -> Result:
     """Build, compile and fit the model `cfg` describes, then score it on the test split
-    (`scoring.score`: evaluate's numbers and predict's probabilities in one pass)."""
+    (`scoring.score`: evaluate's numbers and predict's probabilities in one pass). With a
+    `checkpoint_dir`, the training state is kept there at every epoch end, and a state found
+    there is resumed (`checkpoint.Checkpoint`; `logged_epochs`: those `on_epoch` had)."""
     set_threads(cfg.train.intra_op_threads, cfg.train.inter_op_threads, label)
     grow_gpu_memory()
     seed_everything(cfg.seed, cfg.train.deterministic)
@@ -101,8 +116,13 @@ def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> R
     def targets(masks):
         return head_targets(masks, n_heads) if deep else masks
 
-    reporter = EpochReporter(cfg.train.epochs, label, on_epoch, deep)
+    reporter = EpochReporter(cfg.train.epochs, label, on_epoch, deep, deferred=bool(checkpoint_dir))
     callbacks = make_callbacks(cfg.train, deep)
+    saver = (
+        Checkpoint(checkpoint_dir, reporter, callbacks, cfg.train.epochs, logged_epochs)
+        if checkpoint_dir
+        else None
+    )
     start = time.perf_counter()
     model.fit(
         splits.x_train,
@@ -112,9 +132,9 @@ def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> R
         batch_size=cfg.train.batch_size,
         shuffle=True,
         verbose=0,
-        callbacks=[reporter, *callbacks],
+        callbacks=[reporter, *callbacks, *([saver] if saver else [])],
     )
-    train_time = time.perf_counter() - start
+    train_time = saver.elapsed() if saver else time.perf_counter() - start
     test_targets = head_targets(splits.y_test, n_heads) if deep else [splits.y_test]
     scores, probabilities = score(model, cfg, splits.x_test, test_targets, cfg.train.batch_size)
     test = {f"test_{k}": v for k, v in flat_metrics(scores, deep).items()}
@@ -130,4 +150,5 @@ def train_and_evaluate(cfg, splits: Splits, on_epoch=None, label: str = "") -> R
         report=report,
         best_epoch=best_epoch(reporter.history, callbacks),
         probabilities=probabilities,
+        resumed_at=saver.resumed_at if saver else 0,
     )
