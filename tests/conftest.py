@@ -48,6 +48,14 @@ def store_cache(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def no_inherited_log_level(monkeypatch):
+    """Every test's subprocesses start with the user's TF_CPP_MIN_LOG_LEVEL (none), not one an
+    earlier test left in this worker: Keras imported in-process (MLflow's pyfunc) imports JAX,
+    which sets it to 1, and TensorFlow's cuInit error line then reached the one-line errors."""
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def offline_pets(monkeypatch):
     """No test goes online: the first run of data=pets downloads from a port where nothing
     listens, unless a test serves the archives itself."""

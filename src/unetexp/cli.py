@@ -7,7 +7,13 @@ commands below, which never import TensorFlow unless they train or predict.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+
+# TensorFlow's and XLA's C++ log level, before anything imports them: Keras imports JAX where it
+# is installed, and JAX sets its own default (1: warnings and errors, the cuInit one of a
+# machine without a GPU among them) when none is set (training/native_log.py)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # command -> "module:function"; each function takes the remaining argv and returns an exit code
 COMMANDS: dict[str, str] = {

@@ -15,8 +15,16 @@ def usable_cores() -> int:
 
 
 def process_tags() -> dict[str, str]:
-    """Who runs this run: lets a later start tell a crashed run from a live one."""
-    return {"host": socket.gethostname(), "pid": str(os.getpid())}
+    """Who runs this run: lets a later start tell a crashed run from a live one; under Slurm,
+    its job (`1234_3` for task 3 of array 1234, as squeue and sacct name it) and how many
+    times Slurm requeued it."""
+    tags = {"host": socket.gethostname(), "pid": str(os.getpid())}
+    env = os.environ
+    if "SLURM_JOB_ID" in env:
+        array, task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
+        tags["slurm_job_id"] = f"{array}_{task}" if array and task else env["SLURM_JOB_ID"]
+        tags["slurm_restart_count"] = env.get("SLURM_RESTART_COUNT", "0")
+    return tags
 
 
 def alive(host: str | None, pid: str | None) -> bool:

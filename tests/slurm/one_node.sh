@@ -59,12 +59,13 @@ JobRequeue=1
 KillWait=5
 MinJobAge=60
 NodeName=$host CPUs=$cpus RealMemory=$memory State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 stop
-sudo_munge() { runuser -u munge -- "$@"; }
-sudo_munge /usr/sbin/munged --pid-file=/run/munge/munged.pid 2>/dev/null || sudo_munge /usr/sbin/munged
-cp /run/munge/munged.pid "$dir/munged.pid" 2>/dev/null || pgrep -u munge -n munged > "$dir/munged.pid"
+if ! pgrep -x munged > /dev/null; then  # a munged already running (the system's) is left alone
+  runuser -u munge -- /usr/sbin/munged
+  pgrep -u munge -n -x munged > "$dir/munged.pid"
+fi
 SLURM_CONF=$conf /usr/sbin/slurmctld -f "$conf"
 SLURM_CONF=$conf /usr/sbin/slurmd -f "$conf"
 for _ in $(seq 120); do

@@ -3,10 +3,13 @@
 Their C++ core writes absl-format lines (`E0000 00:00:1796171565.57 6513 cuda_platform.cc:52]
 failed call to cuInit ...`) straight to file descriptor 2. TensorFlow filters them by
 TF_CPP_MIN_LOG_LEVEL only once absl's log is set up: the lines written before that, and on some
-machines the cuInit one of a CUDA driver without a GPU, pass whatever the level, and came
-before the one-line error a user should see first (CI, 2026-12-01). So once TensorFlow may
-load, fd 2 goes through a pipe, and a thread forwards every line but the native ones below
-the level. TF_CPP_MIN_LOG_LEVEL=0 leaves fd 2 alone: everything, unfiltered.
+machines the cuInit one of a CUDA driver without a GPU, pass whatever the level. And JAX,
+which Keras imports where it is installed, sets the level to 1 when nobody did (an import of
+Keras before ours: MLflow's pyfunc), letting TensorFlow's errors through: the cuInit line of a
+machine without a GPU came before the one-line error a user should see first (CI,
+2026-12-01). So the console script sets 3 first (`cli`), and once TensorFlow may load, fd 2
+goes through a pipe, and a thread forwards every line but the native ones below the level.
+TF_CPP_MIN_LOG_LEVEL=0 leaves fd 2 alone: everything, unfiltered.
 """
 
 from __future__ import annotations

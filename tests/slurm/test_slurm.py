@@ -1,0 +1,160 @@
+"""Sweeps on a real one-node Slurm cluster (tests/slurm/one_node.sh) through Hydra's submitit
+launcher (hydra/launcher=slurm): a job array, and a job requeued mid-training that resumes
+in its MLflow run. CI (.ci/run) installs Slurm; elsewhere the tests skip when none can start."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from unetexp.training.checkpoint_files import saved_epoch
+
+HERE = Path(__file__).resolve().parent
+SMALL = ["data=synthetic", "data.count=48", "data.size=32", "hydra.launcher.cpus_per_task=1"]
+
+
+def _answers(env: dict) -> bool:
+    out = subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True)
+    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mixed", "allocated"))
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """The environment of a Slurm that answers: $SLURM_CONF's, else a one-node cluster started
+    here as root (and stopped after the module). In CI a Slurm must start."""
+    env = dict(os.environ)
+    if shutil.which("sinfo") and env.get("SLURM_CONF") and _answers(env):
+        yield env
+        return
+    reason = None
+    if not shutil.which("slurmctld") or not Path("/usr/sbin/slurmctld").exists():
+        reason = "no Slurm here (Debian: apt-get install slurmctld slurmd slurm-client munge)"
+    elif os.geteuid() != 0:
+        reason = "a one-node Slurm starts as root only"
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Slurm tests: {reason}")
+        pytest.skip(reason)
+    folder = tmp_path_factory.mktemp("slurm")
+    started = subprocess.run(
+        ["bash", str(HERE / "one_node.sh"), "start", str(folder)], capture_output=True, text=True
+    )
+    assert started.returncode == 0, started.stderr
+    env["SLURM_CONF"] = str(folder / "slurm.conf")
+    try:
+        yield env
+    finally:
+        subprocess.run(["bash", str(HERE / "one_node.sh"), "stop", str(folder)], check=True)
+
+
+def runs(store: str) -> list:
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("unetexp")
+    return client.search_runs([experiment.experiment_id]) if experiment else []
+
+
+def sweep(args: list[str], cwd: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "unetexp", "-m", *args, "hydra/launcher=slurm"],
+        cwd=cwd,
+        env={k: v for k, v in env.items() if k != "MLFLOW_TRACKING_URI"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def completed_jobs(env: dict) -> list[dict[str, str]]:
+    """Slurm's job-completion log (JobCompType=jobcomp/filetxt): one dict per job."""
+    conf = Path(env["SLURM_CONF"]).read_text()
+    [where] = [
+        line.split("=", 1)[1] for line in conf.splitlines() if line.startswith("JobCompLoc=")
+    ]
+    path = Path(where)
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in lines]
+
+
+@pytest.mark.slow
+def test_a_depth_sweep_is_one_slurm_job_array_of_five_finished_children(slurm, tmp_path, store):
+    before = {job["JobId"] for job in completed_jobs(slurm)}
+    job = sweep(
+        ["+sweep=depth", "train.epochs=2", *SMALL, f"tracking.uri={store}"], tmp_path, slurm
+    )
+    out, _ = job.communicate(timeout=900)
+    assert job.returncode == 0, out[-3000:]
+    parents = [r for r in runs(store) if r.data.tags.get("role") == "sweep"]
+    children = [r for r in runs(store) if r.data.tags.get("role") == "job"]
+    assert [p.info.status for p in parents] == ["FINISHED"]
+    assert sorted(r.data.params["model.depth"] for r in children) == ["1", "2", "3", "4", "5"]
+    assert {r.info.status for r in children} == {"FINISHED"}
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    # Slurm's own record: five completed tasks of one array, the ids the runs carry
+    ours = [j for j in completed_jobs(slurm) if j["JobId"] not in before]
+    assert {j["JobState"] for j in ours} == {"COMPLETED"} and len(ours) == 5
+    [array] = {j["ArrayJobId"] for j in ours}
+    tasks = {f"{array}_{j['ArrayTaskId']}" for j in ours}
+    assert {r.data.tags["slurm_job_id"] for r in children} == tasks
+
+
+def squeue(env: dict) -> list[tuple[str, str]]:
+    out = subprocess.run(
+        ["squeue", "-h", "-o", "%i %T"], env=env, capture_output=True, text=True, check=True
+    )
+    return [tuple(line.split()) for line in out.stdout.splitlines()]  # type: ignore[misc]
+
+
+def wait_for(condition, what: str, timeout: float = 300):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(0.2)  # polling Slurm's and the checkpoint's state, not timing the job
+    return value
+
+
+@pytest.mark.slow
+def test_a_job_requeued_after_its_third_epoch_resumes_in_the_same_run(slurm, tmp_path, store):
+    """`scontrol requeue` kills the running job (as a preemption does) and queues it again:
+    the new start resumes at the next epoch in the same MLflow run, which ends FINISHED with
+    ten epochs of metrics, each once."""
+    checkpoints = tmp_path / "mlruns" / "checkpoints"
+    job = sweep(["train.epochs=10", *SMALL, f"tracking.uri={store}"], tmp_path, slurm)
+
+    def held() -> int:
+        states = [saved_epoch(f) for f in checkpoints.iterdir()] if checkpoints.is_dir() else []
+        return max(states, default=0)
+
+    wait_for(lambda: held() >= 3, "a checkpoint of 3 epochs")
+    [(job_id, state)] = squeue(slurm)
+    assert state == "RUNNING"
+    subprocess.run(["scontrol", "requeue", job_id], env=slurm, check=True)
+    # Slurm holds a requeued job back (BeginTime, about two minutes): let it start at once
+    wait_for(lambda: dict(squeue(slurm)).get(job_id) == "PENDING", "the job pending again")
+    at_kill = held()  # the job is dead: its checkpoint stays as it is until the new start
+    subprocess.run(
+        ["scontrol", "update", f"JobId={job_id}", "StartTime=now"], env=slurm, check=True
+    )
+    out, _ = job.communicate(timeout=900)
+    assert job.returncode == 0, out[-3000:]
+
+    [run] = [r for r in runs(store) if r.data.tags.get("role") == "job"]
+    assert run.info.status == "FINISHED" and run.data.metrics["epochs_run"] == 10
+    assert 3 <= at_kill < 10
+    assert run.data.tags["resumed_at_epoch"] == str(at_kill + 1)
+    assert run.data.tags["slurm_restart_count"] == "1"
+    assert run.data.tags["slurm_job_id"].split("_")[0] == job_id.split("_")[0]
+    import mlflow
+
+    history = mlflow.MlflowClient(tracking_uri=store).get_metric_history(
+        run.info.run_id, "train_loss"
+    )
+    assert sorted(m.step for m in history) == list(range(1, 11))
+    assert not any(checkpoints.iterdir())
