@@ -184,6 +184,7 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
             "train_time_s": result.train_time_s,
             "epochs_run": result.epochs_run,
             "best_epoch": result.best_epoch,
+            **({"checkpoint_time_s": result.checkpoint_time_s} if state else {}),
             **result.test,
             **floor_baselines(splits.y_test),
         }

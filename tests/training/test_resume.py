@@ -13,7 +13,7 @@ from conftest import run_cli
 
 from unetexp.training.checkpoint_files import saved_epoch
 
-EPOCHS = 12
+EPOCHS = 20
 ARGS = ["data=synthetic", "data.count=64", "data.size=32", f"train.epochs={EPOCHS}"]
 
 
@@ -73,6 +73,7 @@ def test_a_job_killed_at_epoch_k_resumes_at_k_plus_1_in_the_same_run(tmp_path, s
     assert run.data.tags["resumes"] == "1"
     assert "another order" in run.data.tags["resume_note"]
     assert run.data.metrics["epochs_run"] == EPOCHS
+    assert 0 < run.data.metrics["checkpoint_time_s"] < run.data.metrics["train_time_s"]
 
     import mlflow
 

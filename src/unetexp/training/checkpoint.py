@@ -45,6 +45,7 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         self.others, self.logged = callbacks, set(logged)
         self.entries: list[dict] = []  # one per epoch done: its metrics and the callbacks' state
         self.resumed_at = 0  # from 1: the first epoch this process trains, when it resumed
+        self.seconds = 0.0  # spent saving, every process of the run together (its cost)
         self._started = time.perf_counter()
 
     @property
@@ -65,6 +66,7 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         self.entries = json.loads(state.read_text())["epochs"][:done]
         self.resumed_at = done + 1
         last = self.entries[-1]
+        self.seconds = float(last.get("checkpoint_s", 0.0))
         self.reporter.restore([entry["metrics"] for entry in self.entries])
         for callback in self.others:
             self._restore(callback, last)
@@ -74,8 +76,19 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
                 self.reporter.publish(epoch, entry["metrics"])
 
     def on_epoch_end(self, epoch, logs=None):
+        began = time.perf_counter()
+        self._save(epoch, logs)
+        self.seconds += time.perf_counter() - began
+        self.reporter.publish(epoch + 1, self.reporter.latest)
+
+    def _save(self, epoch, logs) -> None:
         stopped = bool(self.model.stop_training)
-        entry = {"metrics": self.reporter.latest, "elapsed_s": self.elapsed(), "stopped": stopped}
+        entry = {
+            "metrics": self.reporter.latest,
+            "elapsed_s": self.elapsed(),
+            "stopped": stopped,
+            "checkpoint_s": self.seconds,
+        }
         for callback in self.others:
             entry.update(self._state(callback))
         self.entries.append(entry)
@@ -83,7 +96,6 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         super().on_epoch_end(epoch, logs)
         if stopped:  # early stopping ended training: a resumed job trains no further epoch
             self._write(KERAS_EPOCH, json.dumps({"epoch": self.epochs, "batch": 0}))
-        self.reporter.publish(epoch + 1, self.reporter.latest)
 
     def _write(self, name: str, text: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -42,9 +42,8 @@ class Result:
     report: dict = field(default_factory=dict)  # classification report (scikit-learn dict)
     best_epoch: int = 0  # from 1: the restored weights' epoch, else the lowest val_loss
     probabilities: Any = None  # test-set predictions of the full-resolution head (N, H, W, 1)
-    resumed_at: int = (
-        0  # from 1: the first epoch this process trained, when it resumed a checkpoint
-    )
+    resumed_at: int = 0  # from 1: the first epoch this process trained, after a checkpoint
+    checkpoint_time_s: float = 0.0  # seconds of train_time_s spent keeping the training state
 
 
 def head_targets(masks, n_heads: int) -> list:
@@ -151,4 +150,5 @@ def train_and_evaluate(
         best_epoch=best_epoch(reporter.history, callbacks),
         probabilities=probabilities,
         resumed_at=saver.resumed_at if saver else 0,
+        checkpoint_time_s=saver.seconds if saver else 0.0,
     )
