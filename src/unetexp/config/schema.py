@@ -90,6 +90,7 @@ class TrainConfig:
     intra_op_threads: int = 0  # TensorFlow threads per op; 0 = TF default (all cores)
     inter_op_threads: int = 0  # TensorFlow ops run at once; 0 = TF default
     backend: str = "tensorflow"  # Keras backend: tensorflow | jax | torch (docs/backends.md)
+    precision: str = "float32"  # Keras dtype policy: float32 | mixed_float16 | mixed_bfloat16
     resume: bool = True  # keep the training state every epoch; a killed run resumes from it
     checkpoint_dir: str | None = None  # null: next to a SQLite store, else <project>/checkpoints
 

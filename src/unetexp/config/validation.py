@@ -33,6 +33,7 @@ DATA_CHOICES = ("pets_real", "pets", "npz", "seed_npy", "folder", "synthetic")
 STRATIFY_CHOICES = ("breed",)
 OPTIMIZER_CHOICES = ("adam", "sgd", "rmsprop")
 BACKEND_CHOICES = ("tensorflow", "jax", "torch")  # Keras 3's (training/backend.py)
+PRECISION_CHOICES = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras's dtype policies
 # what callbacks may watch: the epoch metrics MLflow shows (for a deep-supervision model these
 # are the full-resolution head's), and for such a model also Keras's own per-head names
 EPOCH_METRICS = ("loss", "accuracy", "dice", "iou")
@@ -174,6 +175,7 @@ CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the on
     "train.intra_op_threads": _threads,
     "train.inter_op_threads": _threads,
     "train.backend": both(choice(BACKEND_CHOICES), _installed),
+    "train.precision": choice(PRECISION_CHOICES),
     "train.resume": boolean,
     "train.checkpoint_dir": PATH,
     "tracking.uri": PATH,

@@ -106,6 +106,7 @@ def train_and_evaluate(
     set_threads(cfg.train.intra_op_threads, cfg.train.inter_op_threads, label)
     grow_gpu_memory()
     seed_everything(cfg.seed, cfg.train.deterministic)
+    keras.mixed_precision.set_dtype_policy(cfg.train.precision)  # every job sets its own
     model = build_from_config(cfg.model, splits.x_train.shape[1:])
     n_heads = len(model.outputs)
     deep = n_heads > 1

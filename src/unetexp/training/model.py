@@ -61,10 +61,12 @@ def build_unet(
         x = layers.Concatenate(name=f"u{level}b")([x, skips[level - 1]])
         x = _conv_block(x, f, convs, f"cd{level}")
         if deep_supervision and level in (2, 3):
-            side_outputs[level] = layers.Conv2D(1, 1, activation="sigmoid", name=f"output{level}")(
-                x
-            )
-    outputs = layers.Conv2D(1, 1, activation="sigmoid", name="output1")(x)
+            side_outputs[level] = layers.Conv2D(
+                1, 1, activation="sigmoid", dtype="float32", name=f"output{level}"
+            )(x)
+    # the heads compute in float32 whatever train.precision: a sigmoid and its loss in
+    # float16 lose the small probabilities (Keras's mixed-precision guide)
+    outputs = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="output1")(x)
     if side_outputs:
         outputs = [outputs] + [side_outputs[level] for level in sorted(side_outputs)]
     return keras.Model(inputs, outputs, name=f"unet_d{depth}_c{convs}_{upsample}_b{bottleneck}")
