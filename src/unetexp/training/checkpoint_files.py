@@ -10,8 +10,7 @@ from pathlib import Path
 from unetexp.config.paths import project_root
 from unetexp.tracking.store import resolve_uri, sqlite_path
 
-STATE = "unetexp_state.json"  # unetexp's, beside Keras's latest.weights.h5 and the file below
-KERAS_EPOCH = "training_metadata.json"  # BackupAndRestore's: the epochs its weights have done
+STATE = "state.json"  # the epochs done, and the .npz of the last one's variables
 
 
 def checkpoint_root(uri: str | None, configured: str | None) -> Path:
@@ -24,12 +23,21 @@ def checkpoint_root(uri: str | None, configured: str | None) -> Path:
     return (db.resolve().parent if db else project_root()) / "checkpoints"
 
 
+def read_state(folder: Path) -> dict | None:
+    """A checkpoint's state (`checkpoint.Checkpoint` writes it), when it is whole."""
+    try:
+        state = json.loads((folder / STATE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not state.get("epochs"):
+        return None
+    return state if (folder / str(state.get("arrays"))).is_file() else None
+
+
 def saved_epoch(folder: Path) -> int:
     """The epochs a checkpoint holds (0: none, or none readable)."""
-    try:
-        return int(json.loads((folder / KERAS_EPOCH).read_text())["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
+    state = read_state(folder)
+    return len(state["epochs"]) if state else 0
 
 
 def remove(folder: Path | None) -> None:

@@ -123,12 +123,14 @@ def train_and_evaluate(
         if checkpoint_dir
         else None
     )
+    initial_epoch = saver.load(model) if saver else 0
     start = time.perf_counter()
     model.fit(
         splits.x_train,
         targets(splits.y_train),
         validation_data=(splits.x_val, targets(splits.y_val)),
         epochs=cfg.train.epochs,
+        initial_epoch=initial_epoch,
         batch_size=cfg.train.batch_size,
         shuffle=True,
         verbose=0,
