@@ -83,6 +83,23 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300, 
     )
 
 
+def start_cli(
+    *args: str, cwd: Path, stdout=subprocess.DEVNULL, env: dict | None = None
+) -> subprocess.Popen:
+    """`python -m unetexp ARGS` started from `cwd` (stderr piped, or with stdout when that is
+    piped), for a test to watch or kill; `env` is added to this process's environment."""
+    full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    full_env.update(env or {})
+    return subprocess.Popen(
+        [sys.executable, "-m", "unetexp", *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=stdout,
+        stderr=subprocess.STDOUT if stdout == subprocess.PIPE else subprocess.PIPE,
+        text=True,
+    )
+
+
 def run_with_stdout_closed(*args: str, cwd: Path, buffered: bool = False, timeout: int = 300):
     """`python -m unetexp ARGS | head -0`, deterministically: stdout is a pipe whose reader is gone
     before the command writes anything. Unbuffered (as with PYTHONUNBUFFERED) the failing write
@@ -132,6 +149,15 @@ def search_runs(uri: str, experiment: str = "unetexp"):
 
     mlflow.set_tracking_uri(uri)
     return mlflow.search_runs(experiment_names=[experiment])
+
+
+def client_runs(uri: str, experiment: str = "unetexp") -> list:
+    """Every run of the experiment as MLflow Run objects (none when it does not exist)."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id]) if found else []
 
 
 def write_npz(path: Path, n: int = 8, size: int = 16, **overrides) -> Path:

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "data": "unetexp.commands.data:main",  # unetexp data prepare ...
     "predict": "unetexp.commands.predict:main",
     "search": "unetexp.commands.search:main",
+    "status": "unetexp.commands.status:main",  # unetexp status [--sweep NAME] [--watch]
 }
 
 

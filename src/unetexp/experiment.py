@@ -133,6 +133,8 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
         force=cfg.force,
         label=job.label,
         checkpoints=checkpoints,
+        heartbeat_s=cfg.tracking.heartbeat_s,
+        stale_after_s=cfg.tracking.stale_after_s,
     ) as run:
         if run.reused:
             parent.note_reused(cfg.tracking.uri, job.parent_run_id, job.job_num, run.run_id)

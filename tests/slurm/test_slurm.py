@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import client_runs, start_cli
 
 from unetexp.training.checkpoint_files import saved_epoch
 
@@ -53,22 +53,15 @@ def slurm(tmp_path_factory):
         subprocess.run(["bash", str(HERE / "one_node.sh"), "stop", str(folder)], check=True)
 
 
-def runs(store: str) -> list:
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri=store)
-    experiment = client.get_experiment_by_name("unetexp")
-    return client.search_runs([experiment.experiment_id]) if experiment else []
-
-
-def sweep(args: list[str], cwd: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "unetexp", "-m", *args, "hydra/launcher=slurm"],
+def sweep(args: list[str], cwd: Path, slurm: dict) -> subprocess.Popen:
+    """The sweep on the Slurm of `slurm`, its output (submitit's and Hydra's) on stdout."""
+    return start_cli(
+        "-m",
+        *args,
+        "hydra/launcher=slurm",
         cwd=cwd,
-        env={k: v for k, v in env.items() if k != "MLFLOW_TRACKING_URI"},
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        env={"SLURM_CONF": slurm["SLURM_CONF"]},
     )
 
 
@@ -91,8 +84,8 @@ def test_a_depth_sweep_is_one_slurm_job_array_of_five_finished_children(slurm, t
     )
     out, _ = job.communicate(timeout=900)
     assert job.returncode == 0, out[-3000:]
-    parents = [r for r in runs(store) if r.data.tags.get("role") == "sweep"]
-    children = [r for r in runs(store) if r.data.tags.get("role") == "job"]
+    parents = [r for r in client_runs(store) if r.data.tags.get("role") == "sweep"]
+    children = [r for r in client_runs(store) if r.data.tags.get("role") == "job"]
     assert [p.info.status for p in parents] == ["FINISHED"]
     assert sorted(r.data.params["model.depth"] for r in children) == ["1", "2", "3", "4", "5"]
     assert {r.info.status for r in children} == {"FINISHED"}
@@ -145,7 +138,7 @@ def test_a_job_requeued_after_its_third_epoch_resumes_in_the_same_run(slurm, tmp
     out, _ = job.communicate(timeout=900)
     assert job.returncode == 0, out[-3000:]
 
-    [run] = [r for r in runs(store) if r.data.tags.get("role") == "job"]
+    [run] = [r for r in client_runs(store) if r.data.tags.get("role") == "job"]
     assert run.info.status == "FINISHED" and run.data.metrics["epochs_run"] == 10
     assert 3 <= at_kill < 10
     assert run.data.tags["resumed_at_epoch"] == str(at_kill + 1)

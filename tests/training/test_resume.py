@@ -1,28 +1,17 @@
 """A killed job resumes from its last epoch in the same MLflow run (training/checkpoint.py,
 tracking/claim.py): `kill -9` mid-training, then the same command again."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import client_runs, run_cli, start_cli
 
 from unetexp.training.checkpoint_files import saved_epoch
 
 EPOCHS = 20
 ARGS = ["data=synthetic", "data.count=64", "data.size=32", f"train.epochs={EPOCHS}"]
-
-
-def runs(store: str) -> list:
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri=store)
-    experiment = client.get_experiment_by_name("unetexp")
-    return client.search_runs([experiment.experiment_id]) if experiment else []
 
 
 def saved_epochs(checkpoints: Path) -> dict[str, int]:
@@ -35,15 +24,7 @@ def saved_epochs(checkpoints: Path) -> dict[str, int]:
 def kill_after_epoch(args: list[str], cwd: Path, checkpoints: Path, epoch: int) -> tuple[str, int]:
     """Start the job, SIGKILL it once its checkpoint holds `epoch` epochs; the run id and the
     epochs its checkpoint held when it died."""
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    job = subprocess.Popen(
-        [sys.executable, "-m", "unetexp", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    job = start_cli(*args, cwd=cwd)
     deadline = time.monotonic() + 300
     while not any(n >= epoch for n in saved_epochs(checkpoints).values()):
         assert job.poll() is None, job.stderr.read() if job.stderr else ""
@@ -61,13 +42,13 @@ def test_a_job_killed_at_epoch_k_resumes_at_k_plus_1_in_the_same_run(tmp_path, s
     checkpoints = tmp_path / "mlruns" / "checkpoints"
     run_id, held = kill_after_epoch(args, tmp_path, checkpoints, epoch=3)
     assert 3 <= held < EPOCHS
-    [killed] = runs(store)
+    [killed] = client_runs(store)
     assert killed.info.status == "RUNNING"  # SIGKILL: nobody closed it
 
     out = run_cli(*args, cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert f"resuming KILLED run {run_id} from its checkpoint" in out.stdout + out.stderr
-    [run] = runs(store)
+    [run] = client_runs(store)
     assert run.info.run_id == run_id and run.info.status == "FINISHED"
     assert run.data.tags["resumed_at_epoch"] == str(held + 1)
     assert run.data.tags["resumes"] == "1"

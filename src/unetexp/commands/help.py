@@ -14,7 +14,7 @@ from unetexp.config.paths import conf_dir, sweeps_dir
 HEADER = """unetexp: train any U-Net of the study and log it to MLflow.
 
 Usage: python -m unetexp [-m] [group=option | key=value ...]
-       unetexp {export,compare,report,data,predict,search} --help
+       unetexp {export,compare,report,data,predict,search,status} --help
   python -m unetexp -m model.depth=1,2,3,4,5        # table 1 of the study, 5 runs
   python -m unetexp -m +sweep=depth seed=0,1,2      # the same, over 3 seeds
   python -m unetexp data=synthetic train.epochs=2   # offline demo

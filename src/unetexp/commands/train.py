@@ -82,12 +82,13 @@ def main() -> None:
 
     try:
         config_path = str(conf_dir())
-        check_command_line(sys.argv[1:])  # every job of a sweep, before the first one trains
+        jobs = check_command_line(sys.argv[1:])  # every job of a sweep, before the first trains
     except UnetexpError as exc:
         exit_with_error(exc)
     register_configs()
-    from unetexp.tracking.hydra_callback import close_open_parents
+    from unetexp.tracking.hydra_callback import close_open_parents, expect_jobs
 
+    expect_jobs(jobs)  # the parent run's n_jobs tag (unetexp status)
     try:
         hydra.main(version_base="1.3", config_path=config_path, config_name="config")(task)()
     except KeyboardInterrupt:  # in the launching process (jobs in other processes)

@@ -49,9 +49,11 @@ def _refuse(message: str) -> NoReturn:
     raise ConfigError(message)
 
 
-def check_command_line(argv: list[str]) -> None:
+def check_command_line(argv: list[str]) -> int:
     """Raise a one-line `UnetexpError` for a command line Hydra would refuse or whose jobs
-    cannot train: modes, composition, every job's values and its data's image size."""
+    cannot train: modes, composition, every job's values and its data's image size. Returns
+    the number of jobs (0 when nothing trains: --help, --cfg; 1 for a sweeper that picks its
+    own jobs)."""
     args = hydra_args(argv)
     modes = (
         args.run
@@ -65,12 +67,15 @@ def check_command_line(argv: list[str]) -> None:
     if args.resolve and args.cfg is None:
         raise ConfigError("--resolve only goes with --cfg")
     if args.help or args.hydra_help or args.info is not None or args.shell_completion:
-        return
+        return 0
     jobs = compose_jobs(
         args.overrides, args.multirun, args.config_name or "config", args.config_dir
     )
     backends: list[str] = []  # in the jobs' order
+    count, basic = 0, True
     for overrides, cfg in jobs:
+        count += 1
+        basic = str(cfg.hydra.sweeper.get("_target_", "")).endswith(".BasicSweeper")
         if args.cfg is None:
             check_job(cfg, overrides if args.multirun else None)
             if cfg.train.backend not in backends:
@@ -80,6 +85,7 @@ def check_command_line(argv: list[str]) -> None:
             f"train.backend: this sweep mixes {', '.join(backends)}: Keras runs one backend "
             "per process, and every launcher reuses its processes; sweep one backend per command"
         )
+    return count if args.cfg is None and (basic or not args.multirun) else 0
 
 
 def compose_jobs(

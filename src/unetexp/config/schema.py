@@ -102,6 +102,8 @@ class TrackingConfig:
     run_name: str | None = None  # null = derived from the model and loss
     sweep: str | None = None  # set by sweeps/<name>.yaml: tags the parent run
     register_model: str | None = None  # Model Registry name (final experiments: theirs)
+    heartbeat_s: float = 30.0  # a running job's heartbeat tag, every so many seconds
+    stale_after_s: float = 300.0  # a RUNNING run of another host silent that long is dead
 
 
 @dataclass

@@ -176,6 +176,8 @@ CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the on
     "train.inter_op_threads": _threads,
     "train.backend": both(choice(BACKEND_CHOICES), _installed),
     "train.precision": choice(PRECISION_CHOICES),
+    "tracking.heartbeat_s": number(0, open_low=True),
+    "tracking.stale_after_s": number(0, open_low=True),
     "train.resume": boolean,
     "train.checkpoint_dir": PATH,
     "tracking.uri": PATH,

@@ -1,6 +1,7 @@
 """A config is trained once, even by concurrent sweeps: under the store's lock a job either
-finds its config FINISHED (reuse), RUNNING in a live process of this host (wait for it), or
-nothing (create its run before the lock is released, so the next job sees it RUNNING).
+finds its config FINISHED (reuse), RUNNING in a live process (wait for it: its pid on this
+host, its heartbeat on another), or nothing (create its run before the lock is released, so
+the next job sees it RUNNING).
 
 A config is the same experiment only on the same data: runs are matched on their
 `config_hash` tag AND their `data_sha256` tag (the bytes the job was trained on, which every
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from unetexp.host import alive
+from unetexp.tracking import heartbeat
 from unetexp.tracking.store import client, connect, store_lock
 
 log = logging.getLogger(__name__)
@@ -52,14 +54,26 @@ def _other_data_note(runs: list, data_sha256: str | None, label: str) -> None:
         )
 
 
-def _live_owner(run) -> bool:
-    """RUNNING in another live process of this host (other hosts' runs cannot be checked)."""
+def _live_owner(mlflow_client, run, stale_after_s: float) -> bool:
+    """RUNNING in another live process: on this host, its pid runs; on another host, its
+    heartbeat is fresh. One of another host whose heartbeat went stale is closed KILLED, with
+    the reason in its `killed_reason` tag (its checkpoint, if every node reads it, resumes).
+    A run of another host without heartbeat (an earlier release) cannot be checked: not
+    waited for."""
     tags = run.data.tags
-    return (
-        tags.get("host") == socket.gethostname()
-        and tags.get("pid") != str(os.getpid())
-        and alive(tags.get("host"), tags.get("pid"))
+    if tags.get("host") == socket.gethostname():
+        return tags.get("pid") != str(os.getpid()) and alive(tags.get("host"), tags.get("pid"))
+    silent = heartbeat.stale(run, stale_after_s)
+    if silent is None:
+        return heartbeat.last_beat(run) is not None
+    reason = (
+        f"no heartbeat for {silent:.0f} s (host {tags.get('host')}, pid {tags.get('pid')}): "
+        f"closed by {socket.gethostname()} pid {os.getpid()}"
     )
+    mlflow_client.set_tag(run.info.run_id, "killed_reason", reason)
+    mlflow_client.set_terminated(run.info.run_id, "KILLED")
+    log.info("run %s: %s", run.info.run_id, reason)
+    return False
 
 
 def _resumable(
@@ -80,6 +94,7 @@ def claim(
     label: str = "",
     data_sha256: str | None = None,
     resume: tuple[Callable[[str], bool], Callable[[str], None]] | None = None,
+    stale_after_s: float = heartbeat.STALE_AFTER_S,
 ) -> str | None:
     """The id of a FINISHED run of this config on this data to reuse; else None, after
     `start(experiment_id)` created this process's run under the lock, or `resume`'s second
@@ -94,7 +109,11 @@ def claim(
             live = []
             if config_hash and not force:  # RUNNING first: an owner may finish in between
                 running = _runs(mlflow_client, experiment_id, config_hash, "RUNNING")
-                live = [r for r in _on_data(running, data_sha256) if _live_owner(r)]
+                live = [
+                    r
+                    for r in _on_data(running, data_sha256)
+                    if _live_owner(mlflow_client, r, stale_after_s)
+                ]
                 finished = _runs(mlflow_client, experiment_id, config_hash, "FINISHED")
                 done = _on_data(finished, data_sha256)
                 if done:

@@ -15,6 +15,13 @@ log = logging.getLogger(__name__)
 
 # parent runs of the multiruns of this process that have not reached their end: run id -> uri
 OPEN_PARENTS: dict[str, str | None] = {}
+# the jobs the command line makes (config.jobs.check_command_line counts them): n_jobs on the parent
+_EXPECTED: list[int] = []
+
+
+def expect_jobs(count: int) -> None:
+    """How many jobs this process's multirun has (its parent's `n_jobs` tag)."""
+    _EXPECTED[:] = [count] if count else []
 
 
 def close_open_parents(status: str) -> None:
@@ -64,6 +71,7 @@ class MlflowSweepCallback(Callback):
                 sweep,
                 overrides,
                 sweep_dir=str(config.hydra.sweep.dir),
+                **({"n_jobs": str(_EXPECTED[0])} if _EXPECTED else {}),
             )
         except UnetexpError as exc:
             exit_with_error(exc)

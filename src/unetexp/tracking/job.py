@@ -12,6 +12,7 @@ from pathlib import Path
 from unetexp.config.paths import project_root
 from unetexp.errors import StoreError, one_line
 from unetexp.host import process_tags
+from unetexp.tracking import heartbeat
 from unetexp.tracking.claim import claim
 from unetexp.tracking.parent import ended_on_error
 from unetexp.tracking.store import resolve_uri
@@ -78,6 +79,8 @@ def job_run(
     force: bool = False,
     label: str = "",
     checkpoints: Path | None = None,
+    heartbeat_s: float = heartbeat.EVERY_S,
+    stale_after_s: float = heartbeat.STALE_AFTER_S,
 ) -> Iterator[JobRun]:
     """One run that always ends: FINISHED, FAILED on an error, KILLED on Ctrl-C; and a failed
     job closes its parent too (Hydra calls no multirun-end callback after a failure).
@@ -123,6 +126,7 @@ def job_run(
         label,
         tags.get("data_sha256"),
         resume=(can_resume, resume) if checkpoints else None,
+        stale_after_s=stale_after_s,
     )
     if reused:
         yield JobRun(mlflow, reused, reused=True)
@@ -130,7 +134,7 @@ def job_run(
     active = mlflow.active_run()
     assert active is not None  # claim() returned None only after start() or resume() began it
     run_id = active.info.run_id
-    with ended_on_error(uri, parent_run_id):
+    with ended_on_error(uri, parent_run_id), heartbeat.Heartbeat(uri, run_id, heartbeat_s):
         try:
             if not reopened:  # a resumed run has them (how to run may differ: threads)
                 mlflow.log_params(params)
