@@ -88,7 +88,9 @@ def _row(mlflow_client, run) -> dict:
         history = mlflow_client.get_metric_history(info.run_id, "train_loss")
         done = max((m.step for m in history), default=0)
     beat = tags.get("heartbeat", "")
-    seconds = (info.end_time - info.start_time) / 1000 if info.end_time and info.start_time else None
+    seconds = (
+        (info.end_time - info.start_time) / 1000 if info.end_time and info.start_time else None
+    )
     return {
         "job": int(tags["job_num"]) if tags.get("job_num", "").isdigit() else None,
         "state": info.status,
@@ -145,7 +147,9 @@ def left(rows: list[dict], waiting: int) -> str:
         fraction = int(done) / int(total) if total.isdigit() and int(total) else 0.0
         todo += (1.0 - fraction) * mean
     seconds = todo / max(len(running), 1)
-    return f"time left: about {seconds / 60:.0f} min ({len(times)} finished jobs, {mean:.0f} s each)"
+    return (
+        f"time left: about {seconds / 60:.0f} min ({len(times)} finished jobs, {mean:.0f} s each)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from unetexp.host import alive
 from unetexp.tracking import heartbeat
-from unetexp.tracking.store import client, connect, store_lock
+from unetexp.tracking.store import client, connect, resolve_uri, sqlite_path, store_lock
 
 log = logging.getLogger(__name__)
 
@@ -85,23 +85,58 @@ def _resumable(
     return next((r.info.run_id for r in killed if can_resume(r.info.run_id)), None)
 
 
+CLAIM_TAG = "claim"  # pending, then won: the claim protocol of a server store (`_settle`)
+SETTLE_S = 2.0  # longer than a claimant takes from its read of the config's runs to its win tag
+
+
+def _settle(
+    mlflow_client, experiment_id: str, config_hash: str, data_sha256, mine: str, stale_after_s
+) -> str | None:
+    """Exactly once without a lock, for server stores (the SQLite lock is one machine's): every
+    claimant creates its run, tags it `claim=pending`, waits SETTLE_S, and reads the config's
+    runs. A FINISHED run, or a live one that already won, beats it; among the pending ones
+    (all of those created within SETTLE_S of each other, as every one of them sees), the
+    earliest (start time, run id) wins and tags itself `won`. None when this claimant won,
+    else the run it yields to."""
+    mlflow_client.set_tag(mine, CLAIM_TAG, "pending")
+    time.sleep(SETTLE_S)  # the protocol's window, not a wait for a result
+    done = _on_data(_runs(mlflow_client, experiment_id, config_hash, "FINISHED"), data_sha256)
+    if done:
+        return done[0].info.run_id
+    running = _on_data(_runs(mlflow_client, experiment_id, config_hash, "RUNNING"), data_sha256)
+    for run in running:
+        if run.info.run_id != mine and run.data.tags.get(CLAIM_TAG) == "won":
+            if _live_owner(mlflow_client, run, stale_after_s):
+                return run.info.run_id
+    pending = [r for r in running if r.data.tags.get(CLAIM_TAG) == "pending"]
+    first = min(pending, key=lambda r: (r.info.start_time or 0, r.info.run_id), default=None)
+    if first is None or first.info.run_id == mine:
+        mlflow_client.set_tag(mine, CLAIM_TAG, "won")
+        return None
+    return first.info.run_id
+
+
 def claim(
     uri: str | None,
     experiment: str,
     config_hash: str | None,
     force: bool,
-    start: Callable[[str], None],
+    start: Callable[[str], str | None],
     label: str = "",
     data_sha256: str | None = None,
     resume: tuple[Callable[[str], bool], Callable[[str], None]] | None = None,
     stale_after_s: float = heartbeat.STALE_AFTER_S,
+    withdraw: Callable[[str], None] | None = None,
 ) -> str | None:
     """The id of a FINISHED run of this config on this data to reuse; else None, after
-    `start(experiment_id)` created this process's run under the lock, or `resume`'s second
-    callable reopened a KILLED run of this config whose checkpoint its first one finds. A
-    RUNNING run of a dead process of this host is closed as KILLED (`connect` does it); one
-    of a live process is waited for."""
+    `start(experiment_id)` created this process's run (and returned its id) under the lock, or
+    `resume`'s second callable reopened a KILLED run of this config whose checkpoint its first
+    one finds. A RUNNING run of a dead process of this host is closed as KILLED (`connect` does
+    it); one of a live process is waited for. On a server store, where no lock spans the
+    hosts, a new run must also win `_settle`; a claimant that loses `withdraw`s its run and
+    waits for the winner."""
     experiment_id = connect(uri, experiment)
+    serialised = sqlite_path(resolve_uri(uri)) is not None
     mlflow_client = client(uri)
     waited_for, deadline = None, time.monotonic() + WAIT_LIMIT_S
     while True:
@@ -132,9 +167,18 @@ def claim(
                 )
                 if killed and resume:
                     resume[1](killed)
-                else:
-                    start(experiment_id)
-                return None
+                    return None
+                mine = start(experiment_id)
+                if serialised or not (config_hash and mine and withdraw) or force:
+                    return None
+                winner = _settle(
+                    mlflow_client, experiment_id, config_hash, data_sha256, mine, stale_after_s
+                )
+                if winner is None:
+                    return None
+                withdraw(mine)
+                log.info("%srun %s claimed this config first: withdrew run %s", label, winner, mine)
+                continue
         if waited_for != live[0].info.run_id:
             waited_for = live[0].info.run_id
             log.info(

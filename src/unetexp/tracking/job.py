@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,18 +93,25 @@ def job_run(
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    def start(experiment_id: str) -> None:
+    def start(experiment_id: str) -> str:
         try:
-            mlflow.start_run(
+            run = mlflow.start_run(
                 experiment_id=experiment_id,
                 run_name=run_name,
-                tags={**tags, **process_tags()},
+                # alive from its first moment, for a claimant on another host (`claim`)
+                tags={**tags, **process_tags(), heartbeat.TAG: f"{time.time():.0f}"},
                 parent_run_id=parent_run_id,
             )
         except (OSError, MlflowException) as exc:  # a full disk, a store that turned read-only
             raise StoreError(
                 f"cannot start a run in the MLflow store {resolve_uri(uri)} ({one_line(exc)[:500]})"
             ) from None
+        return run.info.run_id
+
+    def withdraw(run_id: str) -> None:
+        """A claim lost to another claimant's run (server stores): this run goes away."""
+        mlflow.end_run("KILLED")
+        mlflow.MlflowClient().delete_run(run_id)
 
     reopened: list[str] = []
 
@@ -127,6 +135,7 @@ def job_run(
         tags.get("data_sha256"),
         resume=(can_resume, resume) if checkpoints else None,
         stale_after_s=stale_after_s,
+        withdraw=withdraw,
     )
     if reused:
         yield JobRun(mlflow, reused, reused=True)
