@@ -16,11 +16,13 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 import urllib.request
@@ -213,10 +215,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`mlflow server` on 127.0.0.1 and a free port, as the README starts it."""
-    tmp = tmp_path_factory.mktemp("server")
+@contextmanager
+def mlflow_server(tmp: Path, backend_store_uri: str):
+    """`mlflow server` on 127.0.0.1 and a free port over `backend_store_uri`, artifacts in
+    `tmp`, as docs/scaling.md starts it; yields its URL and stops it after."""
     port = free_port()
     mlflow = Path(sys.executable).parent / "mlflow"
     proc = subprocess.Popen(
@@ -230,7 +232,7 @@ def server(tmp_path_factory):
             "--workers",
             "1",
             "--backend-store-uri",
-            f"sqlite:///{tmp / 'server.db'}",
+            backend_store_uri,
             "--artifacts-destination",
             str(tmp / "artifacts"),
         ],
@@ -253,17 +255,93 @@ def server(tmp_path_factory):
                     "mlflow server did not start:\n" + (tmp / "server.log").read_text()[-3000:]
                 )
             time.sleep(0.5)
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # what SIGTERM left of the group
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`mlflow server` on a SQLite backend store."""
+    tmp = tmp_path_factory.mktemp("server")
+    with mlflow_server(tmp, f"sqlite:///{tmp / 'server.db'}") as url:
+        yield url
+
+
+PG_BIN = Path("/usr/lib/postgresql")
+
+
+def _pg_tool(name: str) -> Path | None:
+    found = sorted(PG_BIN.glob(f"*/bin/{name}"))
+    return found[-1] if found else None
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL of its own (Debian's `postgresql` package): a cluster in a temporary folder,
+    started as the `postgres` user on loopback and a free port, stopped after the module;
+    yields the `postgresql://` URI of an empty database. CI (.ci/run) installs the package and
+    must run these tests; elsewhere they skip when it is missing or this is not root."""
+    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
+    reason = None
+    if initdb is None or pg_ctl is None:
+        reason = "no PostgreSQL here (Debian: apt-get install postgresql)"
+    elif os.geteuid() != 0:
+        reason = "the test PostgreSQL starts as root (it runs as the postgres user)"
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    # not under pytest's temporary folders: they are root's alone (0700), and the server runs
+    # as postgres
+    folder = Path(tempfile.mkdtemp(prefix="unetexp-pg-"))
+    data = folder / "data"
+    subprocess.run(["chown", "postgres", str(folder)], check=True)
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [*as_postgres, str(initdb), "-D", str(data), "--auth=trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder}"
+    subprocess.run(
+        [*as_postgres, str(pg_ctl), "-D", str(data), "-o", options, "-l", str(folder / "log"),
+         "-w", "start"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
     try:
-        os.killpg(proc.pid, signal.SIGKILL)  # what SIGTERM left of the group
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=30)
+        subprocess.run(
+            [*as_postgres, str(_pg_tool("createdb")), "-h", "127.0.0.1", "-p", str(port),
+             "mlflow"],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        yield f"postgresql://postgres@127.0.0.1:{port}/mlflow"
+    finally:
+        subprocess.run(
+            [*as_postgres, str(pg_ctl), "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+        )  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg_server(postgres, tmp_path_factory):
+    """`mlflow server` on the PostgreSQL backend store, as a lab's head node runs it."""
+    with mlflow_server(tmp_path_factory.mktemp("pg-server"), postgres) as url:
+        yield url
 
 
 # ---------------------------------------------------------------- Oxford-IIIT Pet look-alike

@@ -27,12 +27,18 @@ with job_run(uri, "race", "race", tags, {"seed": 0}) as run:
 """
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_server(request):
+    """The tracking server on each backend store: SQLite, and PostgreSQL (a lab's)."""
+    return request.getfixturevalue("server" if request.param == "sqlite" else "pg_server")
+
+
 @pytest.mark.slow
-def test_four_processes_claiming_one_config_on_a_server_train_it_once(server, tmp_path):
+def test_four_processes_claiming_one_config_on_a_server_train_it_once(any_server, tmp_path):
     go = tmp_path / "go"
     claimants = [
         subprocess.Popen(
-            [sys.executable, "-c", CLAIMANT, server, str(go)],
+            [sys.executable, "-c", CLAIMANT, any_server, str(go)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -52,6 +58,6 @@ def test_four_processes_claiming_one_config_on_a_server_train_it_once(server, tm
     trained = [run_id for what, run_id in outcomes if what == "TRAINED"]
     reused = [run_id for what, run_id in outcomes if what == "REUSED"]
     assert len(trained) == 1 and reused == trained * 3
-    runs = client_runs(server, "race")
+    runs = client_runs(any_server, "race")
     assert [(r.info.run_id, r.info.status) for r in runs] == [(trained[0], "FINISHED")]
     assert runs[0].data.tags["claim"] == "won"
