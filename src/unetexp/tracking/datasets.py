@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -30,6 +31,12 @@ def dataset_name(source: str) -> str:
     return "synthetic"
 
 
+INPUT_ATTEMPTS = 4
+# a dataset row that another job inserted between MLflow's look-up and its insert: SQLite's
+# message, PostgreSQL's
+DUPLICATE = ("UNIQUE constraint failed: datasets", "duplicate key value violates unique constraint")
+
+
 def log_dataset(source: str, sha: str, images, masks, sizes: dict[str, int], seed: int) -> None:
     """Log the data to the active run as one input: the file (or the generator) with its
     sha256 (data/identity.py), the images' and masks' shapes, and the split sizes as context."""
@@ -48,8 +55,15 @@ def log_dataset(source: str, sha: str, images, masks, sizes: dict[str, int], see
             images, source=origin, targets=masks, name=name, digest=sha[:DIGEST_CHARS]
         )
     context = " ".join(f"{k[2:]}={v}" for k, v in sizes.items())  # train=531 val=59 test=148
-    mlflow.log_input(
-        dataset,
-        context=context,
-        tags={"sha256": sha, "split_seed": str(seed), **{k: str(v) for k, v in sizes.items()}},
-    )
+    tags = {"sha256": sha, "split_seed": str(seed), **{k: str(v) for k, v in sizes.items()}}
+    for attempt in range(INPUT_ATTEMPTS):
+        try:
+            mlflow.log_input(dataset, context=context, tags=tags)
+            return
+        except Exception as exc:
+            # MLflow's store looks the dataset up, then inserts it: two jobs logging the same
+            # data at the same moment (parallel jobs on a server) collide on its unique key,
+            # and the loser finds the winner's row when it tries again
+            if attempt + 1 == INPUT_ATTEMPTS or not any(m in str(exc) for m in DUPLICATE):
+                raise
+            time.sleep(0.2 * (attempt + 1))
