@@ -278,6 +278,14 @@ def server(tmp_path_factory):
         yield url
 
 
+def unavailable(reason: str, what: str) -> None:
+    """A real service a test needs cannot start here: CI (CI=true, .ci/run) must run `what`,
+    so it fails there; elsewhere the test skips with the one-line reason."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the {what} tests: {reason}")
+    pytest.skip(reason)
+
+
 PG_BIN = Path("/usr/lib/postgresql")
 
 
@@ -299,9 +307,7 @@ def postgres():
     elif os.geteuid() != 0:
         reason = "the test PostgreSQL starts as root (it runs as the postgres user)"
     if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
-        pytest.skip(reason)
+        unavailable(reason, "PostgreSQL")
     # not under pytest's temporary folders: they are root's alone (0700), and the server runs
     # as postgres
     folder = Path(tempfile.mkdtemp(prefix="unetexp-pg-"))

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import client_runs, start_cli
+from conftest import client_runs, start_cli, unavailable
 
 from unetexp.training.checkpoint_files import saved_epoch
 
@@ -38,9 +38,7 @@ def slurm(tmp_path_factory):
     elif os.geteuid() != 0:
         reason = "a one-node Slurm starts as root only"
     if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the Slurm tests: {reason}")
-        pytest.skip(reason)
+        unavailable(reason, "Slurm")
     folder = tmp_path_factory.mktemp("slurm")
     started = subprocess.run(
         ["bash", str(HERE / "one_node.sh"), "start", str(folder)], capture_output=True, text=True

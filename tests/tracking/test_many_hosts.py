@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import client_runs
+from conftest import client_runs, unavailable
 
 TINY_DATA = ["data=synthetic", "data.count=24", "data.size=32"]
 
@@ -22,10 +22,7 @@ TINY_DATA = ["data=synthetic", "data.count=24", "data.size=32"]
 def on_host(host: str, *args: str, cwd: Path) -> subprocess.Popen:
     """`python -m unetexp ARGS` in a UTS namespace whose hostname is `host`."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
-        reason = "host identities need root and unshare (util-linux)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the many-host tests: {reason}")
-        pytest.skip(reason)
+        unavailable("host identities need root and unshare (util-linux)", "many-host")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     return subprocess.Popen(
         ["unshare", "--uts", "sh", "-c", f'hostname {host} && exec "$0" "$@"', sys.executable,
