@@ -74,6 +74,14 @@ def completed_jobs(env: dict) -> list[dict[str, str]]:
     return [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in lines]
 
 
+def wait_for(condition, what: str, timeout: float = 300):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(0.2)  # polling Slurm's and the checkpoint's state, not timing the job
+    return value
+
+
 @pytest.mark.slow
 def test_a_depth_sweep_is_one_slurm_job_array_of_five_finished_children(slurm, tmp_path, store):
     before = {job["JobId"] for job in completed_jobs(slurm)}
@@ -88,11 +96,17 @@ def test_a_depth_sweep_is_one_slurm_job_array_of_five_finished_children(slurm, t
     assert sorted(r.data.params["model.depth"] for r in children) == ["1", "2", "3", "4", "5"]
     assert {r.info.status for r in children} == {"FINISHED"}
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
-    # Slurm's own record: five completed tasks of one array, the ids the runs carry
-    ours = [j for j in completed_jobs(slurm) if j["JobId"] not in before]
-    assert {j["JobState"] for j in ours} == {"COMPLETED"} and len(ours) == 5
-    [array] = {j["ArrayJobId"] for j in ours}
-    tasks = {f"{array}_{j['ArrayTaskId']}" for j in ours}
+
+    # Slurm's own record: five completed tasks of one array, the ids the runs carry. slurmctld
+    # writes a task's record once it has reaped it, which can come after submitit has read the
+    # task's result and the sweep has returned: wait for the five records.
+    def ours() -> list[dict[str, str]]:
+        return [j for j in completed_jobs(slurm) if j["JobId"] not in before]
+
+    wait_for(lambda: len(ours()) >= 5, "five records in Slurm's job-completion log", 120)
+    assert {j["JobState"] for j in ours()} == {"COMPLETED"} and len(ours()) == 5
+    [array] = {j["ArrayJobId"] for j in ours()}
+    tasks = {f"{array}_{j['ArrayTaskId']}" for j in ours()}
     assert {r.data.tags["slurm_job_id"] for r in children} == tasks
 
 
@@ -101,14 +115,6 @@ def squeue(env: dict) -> list[tuple[str, str]]:
         ["squeue", "-h", "-o", "%i %T"], env=env, capture_output=True, text=True, check=True
     )
     return [tuple(line.split()) for line in out.stdout.splitlines()]  # type: ignore[misc]
-
-
-def wait_for(condition, what: str, timeout: float = 300):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
-        time.sleep(0.2)  # polling Slurm's and the checkpoint's state, not timing the job
-    return value
 
 
 @pytest.mark.slow
