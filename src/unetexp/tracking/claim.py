@@ -116,6 +116,39 @@ def _settle(
     return first.info.run_id
 
 
+BID_TAG = "resume_bid."  # + host.pid: a claimant's bid to reopen a KILLED run (`_won_resume`)
+BID_VALID_S = 30.0  # a winner reopens at once; an older bid on a run still KILLED died first
+
+
+def _bids(run, now: float) -> list[tuple[float, str]]:
+    """The live bids on a KILLED run, earliest first: made since it last ended and within
+    BID_VALID_S (the bids of an earlier reopening, or of a winner that died, do not count)."""
+    since = max((run.info.end_time or 0) / 1000.0, now - BID_VALID_S)
+    bids = []
+    for key, value in run.data.tags.items():
+        try:
+            at = float(value) if key.startswith(BID_TAG) else None
+        except ValueError:
+            continue
+        if at is not None and at > since:
+            bids.append((at, key))
+    return sorted(bids)
+
+
+def _won_resume(mlflow_client, run_id: str) -> bool:
+    """Exactly one reopener of a KILLED run on a server store, without a lock: every claimant
+    tags the run with a bid of its own (the time), waits SETTLE_S, and reads it again; the
+    earliest live bid wins, and a run no longer KILLED was reopened by another."""
+    mine = f"{BID_TAG}{socket.gethostname()}.{os.getpid()}"
+    mlflow_client.set_tag(run_id, mine, f"{time.time():.6f}")
+    time.sleep(SETTLE_S)  # the protocol's window, not a wait for a result
+    run = mlflow_client.get_run(run_id)
+    if run.info.status != "KILLED":
+        return False
+    bids = _bids(run, time.time())
+    return bool(bids) and bids[0][1] == mine
+
+
 def claim(
     uri: str | None,
     experiment: str,
@@ -134,7 +167,7 @@ def claim(
     one finds. A RUNNING run of a dead process of this host is closed as KILLED (`connect` does
     it); one of a live process is waited for. On a server store, where no lock spans the
     hosts, a new run must also win `_settle`; a claimant that loses `withdraw`s its run and
-    waits for the winner."""
+    waits for the winner; a KILLED run is reopened by the winner of `_won_resume` only."""
     experiment_id = connect(uri, experiment)
     serialised = sqlite_path(resolve_uri(uri)) is not None
     mlflow_client = client(uri)
@@ -166,8 +199,11 @@ def claim(
                     else None
                 )
                 if killed and resume:
-                    resume[1](killed)
-                    return None
+                    if serialised or _won_resume(mlflow_client, killed):
+                        resume[1](killed)
+                        return None
+                    log.info("%sanother job reopens KILLED run %s: waiting for it", label, killed)
+                    continue
                 mine = start(experiment_id)
                 if serialised or not (config_hash and mine and withdraw) or force:
                     return None

@@ -116,9 +116,14 @@ def job_run(
     reopened: list[str] = []
 
     def resume(run_id: str) -> None:
+        # this process's host, pid and heartbeat first: from the moment the run is RUNNING
+        # again, a claimant elsewhere sees a live owner, never the killed one's (`claim`)
+        alive_now = {**process_tags(), heartbeat.TAG: f"{time.time():.0f}"}
+        mlflow_client = mlflow.MlflowClient()
+        for key, value in alive_now.items():
+            mlflow_client.set_tag(run_id, key, value)
         run = mlflow.start_run(run_id=run_id)  # a KILLED run is RUNNING again
-        resumes = int(run.data.tags.get("resumes", "0")) + 1
-        mlflow.set_tags({**process_tags(), "resumes": str(resumes)})
+        mlflow.set_tag("resumes", str(int(run.data.tags.get("resumes", "0")) + 1))
         reopened.append(run_id)
         log.info("%sresuming KILLED run %s from its checkpoint", label, run_id)
 
