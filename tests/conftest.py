@@ -27,6 +27,7 @@ import threading
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -209,6 +210,16 @@ def make_cfg(*overrides: str):
 # ---------------------------------------------------------------- a tracking server
 
 
+def wait_for(condition, what: str, timeout: float = 300):
+    """`condition()`'s first true value, polled (a service's or a job's state, never a timer
+    standing in for one); fails after `timeout` seconds naming `what`."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(0.2)
+    return value
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -216,10 +227,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def mlflow_server(tmp: Path, backend_store_uri: str):
-    """`mlflow server` on 127.0.0.1 and a free port over `backend_store_uri`, artifacts in
-    `tmp`, as docs/scaling.md starts it; yields its URL and stops it after."""
-    port = free_port()
+def mlflow_server(tmp: Path, backend_store_uri: str, port: int | None = None):
+    """`mlflow server` on 127.0.0.1 and `port` (a free one by default) over
+    `backend_store_uri`, artifacts in `tmp`, as docs/scaling.md starts it; yields its URL and
+    stops it after (gracefully, as a restart would)."""
+    port = port or free_port()
     mlflow = Path(sys.executable).parent / "mlflow"
     proc = subprocess.Popen(
         [
@@ -237,7 +249,7 @@ def mlflow_server(tmp: Path, backend_store_uri: str):
             str(tmp / "artifacts"),
         ],
         cwd=tmp,
-        stdout=open(tmp / "server.log", "w"),
+        stdout=open(tmp / "server.log", "a"),
         stderr=subprocess.STDOUT,
         env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no job workers
         start_new_session=True,
@@ -321,12 +333,12 @@ def postgres():
     )
     port = free_port()
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder}"
+    control = [*as_postgres, str(pg_ctl), "-D", str(data), "-w", "-m", "fast"]
     subprocess.run(
-        [*as_postgres, str(pg_ctl), "-D", str(data), "-o", options, "-l", str(folder / "log"),
-         "-w", "start"],
+        [*control, "-o", options, "-l", str(folder / "log"), "start"],
         check=True,
         capture_output=True,
-    )  # fmt: skip
+    )
     try:
         subprocess.run(
             [*as_postgres, str(_pg_tool("createdb")), "-h", "127.0.0.1", "-p", str(port),
@@ -334,19 +346,35 @@ def postgres():
             check=True,
             capture_output=True,
         )  # fmt: skip
-        yield f"postgresql://postgres@127.0.0.1:{port}/mlflow"
+        yield Postgres(f"postgresql://postgres@127.0.0.1:{port}/mlflow", control, folder / "log")
     finally:
-        subprocess.run(
-            [*as_postgres, str(pg_ctl), "-D", str(data), "-m", "fast", "-w", "stop"],
-            capture_output=True,
-        )  # fmt: skip
+        subprocess.run([*control, "stop"], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class Postgres:
+    """The test cluster: its database's URI, and `pg_ctl` on it (as the postgres user)."""
+
+    uri: str
+    control: list[str]
+    log: Path
+
+    def restart(self) -> None:
+        """Stop it (fast: open sessions are ended) and start it again, as an admin would (its
+        output to its log: a server holding our pipe open would keep this call waiting)."""
+        subprocess.run(
+            [*self.control, "-l", str(self.log), "restart"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 @pytest.fixture(scope="module")
 def pg_server(postgres, tmp_path_factory):
     """`mlflow server` on the PostgreSQL backend store, as a lab's head node runs it."""
-    with mlflow_server(tmp_path_factory.mktemp("pg-server"), postgres) as url:
+    with mlflow_server(tmp_path_factory.mktemp("pg-server"), postgres.uri) as url:
         yield url
 
 

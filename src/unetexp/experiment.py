@@ -24,6 +24,7 @@ from unetexp.tracking.datasets import log_dataset
 from unetexp.tracking.job import git_commit, job_run
 from unetexp.tracking.naming import job_name, run_description
 from unetexp.tracking.params import run_params
+from unetexp.tracking.store import retry_server_for
 from unetexp.training import backend
 from unetexp.training.checkpoint_files import checkpoint_root, remove
 
@@ -100,6 +101,7 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     splits = split(
         dataset, cfg.data.test_fraction, cfg.data.val_fraction, cfg.seed, stratify=cfg.data.stratify
     )
+    retry_server_for(cfg.tracking.retry_s)  # a server restarted mid-job is ridden out
     parent.check_parent(cfg.tracking.uri, job.parent_run_id)
     # before Keras loads (a process already on another backend stops here, before any run)
     backend.use_backend(cfg.train.backend, cfg.train.deterministic, cfg.train.intra_op_threads)

@@ -68,6 +68,7 @@ BAD = {
     "tracking.register_model": "unet_best",
     "tracking.heartbeat_s": 0,
     "tracking.stale_after_s": -5,
+    "tracking.retry_s": -1,
     "seed": -1,
     "force": "true",
 }

@@ -28,6 +28,7 @@ import numpy as np
 from unetexp.commands.base import Parser
 from unetexp.errors import UnetexpError, exit_with_error, first_line
 from unetexp.tracking.model import MODEL_PATH
+from unetexp.tracking.store import open_store
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 MODEL_URIS = ("models:/", "runs:/")
@@ -79,25 +80,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "the project's mlruns/mlflow.db)",
     )
     return parser.parse_args(argv)
-
-
-def open_store(tracking_uri: str | None, what: str):
-    """An MlflowClient on the store, which must exist (a missing SQLite file is not created)."""
-    from unetexp.tracking.store import quiet_mlflow, resolve_uri, sqlite_path
-
-    uri = resolve_uri(tracking_uri)
-    store_file = sqlite_path(uri)
-    if store_file and not store_file.is_file():
-        raise PredictError(f"{what} not found: no MLflow store at {uri}")
-    import os
-
-    # stderr carries one line per skipped file: no download progress bar among them
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import mlflow
-
-    quiet_mlflow()
-    mlflow.set_tracking_uri(uri)
-    return mlflow.MlflowClient(tracking_uri=uri), uri
 
 
 def load_mlflow_model(model_uri: str):

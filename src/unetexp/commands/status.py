@@ -155,7 +155,7 @@ def left(rows: list[dict], waiting: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        from unetexp.commands.predict import open_store
+        from unetexp.tracking.store import open_store
 
         mlflow_client, _ = open_store(args.tracking_uri, "store")
         while True:

@@ -104,6 +104,7 @@ class TrackingConfig:
     register_model: str | None = None  # Model Registry name (final experiments: theirs)
     heartbeat_s: float = 30.0  # a running job's heartbeat tag, every so many seconds
     stale_after_s: float = 300.0  # a RUNNING run of another host silent that long is dead
+    retry_s: float = 120.0  # a job retries a tracking server this long (a restart), then fails
 
 
 @dataclass

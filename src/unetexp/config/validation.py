@@ -178,6 +178,7 @@ CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the on
     "train.precision": choice(PRECISION_CHOICES),
     "tracking.heartbeat_s": number(0, open_low=True),
     "tracking.stale_after_s": number(0, open_low=True),
+    "tracking.retry_s": number(0),
     "train.resume": boolean,
     "train.checkpoint_dir": PATH,
     "tracking.uri": PATH,

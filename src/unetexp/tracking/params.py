@@ -11,7 +11,13 @@ from unetexp.config.paths import project_root
 
 SPLIT_KEYS = ("name", "test_fraction", "val_fraction", "stratify")  # every source is split
 # how to run (retrain), the run's own name, and how its liveness is told (tracking/heartbeat.py)
-NOT_LOGGED = ("force", "tracking.run_name", "tracking.heartbeat_s", "tracking.stale_after_s")
+NOT_LOGGED = (
+    "force",
+    "tracking.run_name",
+    "tracking.heartbeat_s",
+    "tracking.stale_after_s",
+    "tracking.retry_s",
+)
 
 
 def source_keys(name: str) -> set[str] | None:

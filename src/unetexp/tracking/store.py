@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from unetexp.config.paths import project_root
-from unetexp.errors import ConfigError, first_line
+from unetexp.errors import ConfigError, StoreError, first_line
 
 SQLITE = "sqlite:///"
 # what a new SQLite store answers while another process (one not taking our lock: mlflow ui,
@@ -76,6 +76,22 @@ def client(uri: str | None):
     return mlflow.MlflowClient(tracking_uri=resolve_uri(uri))
 
 
+def open_store(tracking_uri: str | None, what: str):
+    """(An MlflowClient on the store, its URI) for a command that reads runs: the store must
+    exist (a missing SQLite file is not created); `what` names what was looked for."""
+    uri = resolve_uri(tracking_uri)
+    store_file = sqlite_path(uri)
+    if store_file and not store_file.is_file():
+        raise StoreError(f"{what} not found: no MLflow store at {uri}")
+    # stderr carries one line per skipped file: no download progress bar among them
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow
+
+    quiet_mlflow()
+    mlflow.set_tracking_uri(uri)
+    return mlflow.MlflowClient(tracking_uri=uri), uri
+
+
 @contextmanager
 def store_lock(uri: str | None) -> Iterator[None]:
     """Serialise schema, experiment and run creation on a SQLite store: parallel jobs would
@@ -102,6 +118,23 @@ def _check_server(uri: str) -> None:
         raise ConfigError(f"tracking.uri={uri}: MLflow server unreachable ({reason})") from None
 
 
+RETRIES, BACKOFF = "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"
+USERS_RETRY = {key for key in (RETRIES, BACKOFF) if key in os.environ}  # before we set any
+
+
+def retry_server_for(seconds: float) -> None:
+    """A job's requests to a tracking server retry about `seconds` (at least that, under twice
+    it) before they fail: a server or its database restarted is ridden out, one gone for good
+    ends the job. MLflow's own retry, its exponential backoff at factor 1 (1 + 2 + 4 ... s);
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES or _BACKOFF_FACTOR set by the user win."""
+    retries = 0
+    while 2**retries - 2 < seconds:  # urllib3 waits 0, then 2, 4, 8 ... s
+        retries += 1
+    for key, value in ((RETRIES, str(retries)), (BACKOFF, "1")):
+        if key not in USERS_RETRY:  # MLflow reads them at every request
+            os.environ[key] = value
+
+
 def connect(uri: str | None, experiment: str) -> str:
     """Point MLflow at the store and return the experiment's id, creating it if needed; runs
     left RUNNING by dead processes of this host are closed on the way (`stale`)."""
@@ -110,7 +143,8 @@ def connect(uri: str | None, experiment: str) -> str:
     uri = resolve_uri(uri)
     if uri.startswith(("http://", "https://")):
         _check_server(uri)
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        # a command that reads runs fails in seconds; a job sets its own (`retry_server_for`)
+        os.environ.setdefault(RETRIES, "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     import mlflow
 
