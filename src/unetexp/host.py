@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 
 
 def usable_cores() -> int:
@@ -17,13 +18,16 @@ def usable_cores() -> int:
 def process_tags() -> dict[str, str]:
     """Who runs this run: lets a later start tell a crashed run from a live one; under Slurm,
     its job (`1234_3` for task 3 of array 1234, as squeue and sacct name it) and how many
-    times Slurm requeued it."""
+    times Slurm requeued it; in a Ray worker, its node (nodes of one machine share a host)."""
     tags = {"host": socket.gethostname(), "pid": str(os.getpid())}
     env = os.environ
     if "SLURM_JOB_ID" in env:
         array, task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
         tags["slurm_job_id"] = f"{array}_{task}" if array and task else env["SLURM_JOB_ID"]
         tags["slurm_restart_count"] = env.get("SLURM_RESTART_COUNT", "0")
+    ray = sys.modules.get("ray")  # imported in a Ray worker; never imported here
+    if ray is not None and ray.is_initialized():
+        tags["ray_node_id"] = ray.get_runtime_context().get_node_id()
     return tags
 
 
