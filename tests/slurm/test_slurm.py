@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from conftest import client_runs, start_cli, unavailable
+from conftest import client_runs, start_cli, unavailable, wait_for
 
 from unetexp.training.checkpoint_files import saved_epoch
 
@@ -72,14 +71,6 @@ def completed_jobs(env: dict) -> list[dict[str, str]]:
     path = Path(where)
     lines = path.read_text().splitlines() if path.is_file() else []
     return [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in lines]
-
-
-def wait_for(condition, what: str, timeout: float = 300):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
-        time.sleep(0.2)  # polling Slurm's and the checkpoint's state, not timing the job
-    return value
 
 
 @pytest.mark.slow

@@ -116,7 +116,6 @@ def test_two_identical_sweeps_together_train_each_config_once(tmp_path, store):
         "unetexp",
         "-m",
         "model.depth=1,2",
-        "seed=0,1",
         *TINY,
         f"tracking.uri={store}",
     ]
@@ -131,8 +130,8 @@ def test_two_identical_sweeps_together_train_each_config_once(tmp_path, store):
     runs = search_runs(store)
     jobs = runs[runs["tags.role"] == "job"]
     assert (runs["status"] == "FINISHED").all(), runs[["status", "tags.role"]]
-    assert len(jobs) == 4 and jobs["tags.config_hash"].nunique() == 4
+    assert len(jobs) == 2 and jobs["tags.config_hash"].nunique() == 2
     assert (runs["tags.role"] == "sweep").sum() == 2
     assert sum("skipped" in out for out in outs) >= 1
     again = run_cli(*args[3:], cwd=tmp_path)
-    assert again.returncode == 0 and "0 trained, 4 skipped" in again.stderr + again.stdout
+    assert again.returncode == 0 and "0 trained, 2 skipped" in again.stderr + again.stdout
