@@ -5,7 +5,9 @@ a server gone for good ends the command in one line."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 
 import pytest
 from conftest import TINY, client_runs, free_port, mlflow_server, start_cli, wait_for
@@ -84,3 +86,39 @@ def test_a_server_gone_for_good_ends_the_sweep_in_one_line_after_its_retries(pos
     errors = [line for line in out.splitlines() if line.startswith("unetexp: error:")]
     assert len(errors) == 1 and "FAILED: cannot write to the MLflow store" in errors[0], out
     assert "Traceback" not in out
+
+
+RETRIES_AFTER = """
+from unetexp.tracking.store import retry_server_for
+import os
+retry_server_for(120)
+print(os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"], os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"])
+"""
+
+
+@pytest.mark.parametrize(
+    "inherited,expected",
+    [
+        ({}, "7 1"),  # about 120 s: 2 + 4 + ... + 64
+        ({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4"}, "4 1"),  # the user's value wins
+        # a worker inherits the commands' 2 retries with their mark: the job's own apply
+        (
+            {
+                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+                "UNETEXP_RETRY_SET": "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+            },
+            "7 1",
+        ),
+    ],
+)
+def test_a_job_retries_the_server_for_its_retry_s_unless_the_user_said_otherwise(
+    inherited, expected
+):
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_HTTP", "UNETEXP_RETRY"))
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", RETRIES_AFTER], env={**env, **inherited}, capture_output=True,
+        text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == expected

@@ -119,7 +119,19 @@ def _check_server(uri: str) -> None:
 
 
 RETRIES, BACKOFF = "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"
-USERS_RETRY = {key for key in (RETRIES, BACKOFF) if key in os.environ}  # before we set any
+OURS = "UNETEXP_RETRY_SET"  # which of those keys in the environment we set, not the user
+# the user's, read before we set any: a worker (joblib, Slurm) inherits ours, and their names
+USERS_RETRY = {
+    key
+    for key in (RETRIES, BACKOFF)
+    if key in os.environ and key not in os.environ.get(OURS, "").split(",")
+}
+
+
+def _set_retry(key: str, value: str) -> None:
+    os.environ[key] = value
+    ours = set(filter(None, os.environ.get(OURS, "").split(","))) | {key}
+    os.environ[OURS] = ",".join(sorted(ours))
 
 
 def retry_server_for(seconds: float) -> None:
@@ -132,7 +144,7 @@ def retry_server_for(seconds: float) -> None:
         retries += 1
     for key, value in ((RETRIES, str(retries)), (BACKOFF, "1")):
         if key not in USERS_RETRY:  # MLflow reads them at every request
-            os.environ[key] = value
+            _set_retry(key, value)
 
 
 def connect(uri: str | None, experiment: str) -> str:
@@ -144,7 +156,8 @@ def connect(uri: str | None, experiment: str) -> str:
     if uri.startswith(("http://", "https://")):
         _check_server(uri)
         # a command that reads runs fails in seconds; a job sets its own (`retry_server_for`)
-        os.environ.setdefault(RETRIES, "2")
+        if RETRIES not in os.environ:
+            _set_retry(RETRIES, "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     import mlflow
 
