@@ -23,18 +23,10 @@ import time
 
 from common import print_table
 
+# what a job logs each epoch (training/callbacks.py names them; importing it would load Keras)
 EPOCH_KEYS = [
-    "train_loss",
-    "train_accuracy",
-    "train_dice",
-    "train_iou",
-    "val_loss",
-    "val_accuracy",
-    "val_dice",
-    "val_iou",
-    "lr",
-    "lr_log10",
-]
+    f"{split}_{name}" for split in ("train", "val") for name in ("loss", "accuracy", "dice", "iou")
+] + ["lr", "lr_log10"]
 
 
 def job(uri: str, experiment_id: str, index: int, args, go, results) -> None:
