@@ -121,16 +121,3 @@ def test_four_bids_at_once_to_reopen_a_killed_run_have_one_winner(pg_server, tmp
         "LOST",
         "WON",
     ]
-
-
-@pytest.mark.slow
-def test_four_processes_finding_one_killed_run_on_a_server_resume_it_once(pg_server, tmp_path):
-    """A KILLED run with a checkpoint that every claimant can read (a shared folder): one of
-    them reopens it, the others wait for it and reuse it; no second training, no new run."""
-    killed = killed_run(pg_server, "resume-race", tmp_path)
-    outcomes = race(pg_server, tmp_path, "resume-race", str(tmp_path / "checkpoints"))
-    assert sorted(what for what, _ in outcomes) == ["RESUMED", "REUSED", "REUSED", "REUSED"]
-    assert {run_id for _, run_id in outcomes} == {killed}
-    runs = client_runs(pg_server, "resume-race")
-    assert [(r.info.run_id, r.info.status) for r in runs] == [(killed, "FINISHED")]
-    assert runs[0].data.tags["resumes"] == "1"
