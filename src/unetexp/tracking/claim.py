@@ -126,11 +126,13 @@ def _bids(run, now: float) -> list[tuple[float, str]]:
     since = max((run.info.end_time or 0) / 1000.0, now - BID_VALID_S)
     bids = []
     for key, value in run.data.tags.items():
-        try:
-            at = float(value) if key.startswith(BID_TAG) else None
-        except ValueError:
+        if not key.startswith(BID_TAG):
             continue
-        if at is not None and at > since:
+        try:
+            at = float(value)
+        except ValueError:  # not a bid of ours
+            continue
+        if at > since:
             bids.append((at, key))
     return sorted(bids)
 

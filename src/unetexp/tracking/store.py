@@ -137,7 +137,7 @@ def _set_retry(key: str, value: str) -> None:
 def retry_server_for(seconds: float) -> None:
     """A job's requests to a tracking server retry about `seconds` (at least that, under twice
     it) before they fail: a server or its database restarted is ridden out, one gone for good
-    ends the job. MLflow's own retry, its exponential backoff at factor 1 (1 + 2 + 4 ... s);
+    ends the job. MLflow's own retry, its exponential backoff at factor 1 (0, 2, 4, 8 ... s);
     MLFLOW_HTTP_REQUEST_MAX_RETRIES or _BACKOFF_FACTOR set by the user win."""
     retries = 0
     while 2**retries - 2 < seconds:  # urllib3 waits 0, then 2, 4, 8 ... s
