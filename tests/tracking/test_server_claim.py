@@ -121,3 +121,38 @@ def test_four_bids_at_once_to_reopen_a_killed_run_have_one_winner(pg_server, tmp
         "LOST",
         "WON",
     ]
+
+
+@pytest.mark.slow
+def test_four_processes_finding_one_killed_run_on_a_server_resume_it_once(pg_server, tmp_path):
+    """A KILLED run with a checkpoint that every claimant can read (a shared folder): one of
+    them reopens it, the others wait for it and reuse it; no second training, no new run."""
+    killed = killed_run(pg_server, "resume-race", tmp_path)
+    outcomes = race(pg_server, tmp_path, "resume-race", str(tmp_path / "checkpoints"))
+    assert sorted(what for what, _ in outcomes) == ["RESUMED", "REUSED", "REUSED", "REUSED"]
+    assert {run_id for _, run_id in outcomes} == {killed}
+    runs = client_runs(pg_server, "resume-race")
+    assert [(r.info.run_id, r.info.status) for r in runs] == [(killed, "FINISHED")]
+    assert runs[0].data.tags["resumes"] == "1"
+    assert runs[0].data.tags["claim"] == "won"
+
+
+@pytest.mark.slow
+def test_a_new_claim_yields_to_a_run_reopened_without_a_claim_tag(server):
+    """The race a clean-clone run showed: a claimant reads the RUNNING runs just before another
+    reopens a KILLED one, and the KILLED runs just after, so it sees neither and starts a run.
+    Its settle must find the reopened run (live, never `pending`) and yield to it."""
+    import time
+
+    from mlflow import MlflowClient
+
+    from unetexp.tracking.claim import _settle
+
+    mlflow_client = MlflowClient(server)
+    experiment_id = mlflow_client.create_experiment("reopened")
+    tags = {"config_hash": "race", "data_sha256": "d" * 64}
+    beat = {"host": "host-b", "pid": "1", "heartbeat": f"{time.time():.0f}"}
+    reopened = mlflow_client.create_run(experiment_id, tags={**tags, **beat}).info.run_id
+    mine = mlflow_client.create_run(experiment_id, tags=tags).info.run_id
+    assert _settle(mlflow_client, experiment_id, "race", "d" * 64, mine, 300.0) == reopened
+    assert mlflow_client.get_run(mine).data.tags["claim"] == "pending"

@@ -94,10 +94,11 @@ def _settle(
 ) -> str | None:
     """Exactly once without a lock, for server stores (the SQLite lock is one machine's): every
     claimant creates its run, tags it `claim=pending`, waits SETTLE_S, and reads the config's
-    runs. A FINISHED run, or a live one that already won, beats it; among the pending ones
-    (all of those created within SETTLE_S of each other, as every one of them sees), the
-    earliest (start time, run id) wins and tags itself `won`. None when this claimant won,
-    else the run it yields to."""
+    runs. A FINISHED run, or a live one that is not pending (it won, or was reopened: a
+    claimant can miss a reopening between its reads of RUNNING and of KILLED runs), beats it;
+    among the pending ones (all of those created within SETTLE_S of each other, as every one of
+    them sees), the earliest (start time, run id) wins and tags itself `won`. None when this
+    claimant won, else the run it yields to."""
     mlflow_client.set_tag(mine, CLAIM_TAG, "pending")
     time.sleep(SETTLE_S)  # the protocol's window, not a wait for a result
     done = _on_data(_runs(mlflow_client, experiment_id, config_hash, "FINISHED"), data_sha256)
@@ -105,7 +106,7 @@ def _settle(
         return done[0].info.run_id
     running = _on_data(_runs(mlflow_client, experiment_id, config_hash, "RUNNING"), data_sha256)
     for run in running:
-        if run.info.run_id != mine and run.data.tags.get(CLAIM_TAG) == "won":
+        if run.info.run_id != mine and run.data.tags.get(CLAIM_TAG) != "pending":
             if _live_owner(mlflow_client, run, stale_after_s):
                 return run.info.run_id
     pending = [r for r in running if r.data.tags.get(CLAIM_TAG) == "pending"]

@@ -14,7 +14,7 @@ from unetexp.config.paths import project_root
 from unetexp.errors import StoreError, one_line
 from unetexp.host import process_tags
 from unetexp.tracking import heartbeat
-from unetexp.tracking.claim import claim
+from unetexp.tracking.claim import CLAIM_TAG, claim
 from unetexp.tracking.parent import ended_on_error
 from unetexp.tracking.store import resolve_uri
 from unetexp.training.checkpoint_files import saved_epoch
@@ -118,7 +118,7 @@ def job_run(
     def resume(run_id: str) -> None:
         # this process's host, pid and heartbeat first: from the moment the run is RUNNING
         # again, a claimant elsewhere sees a live owner, never the killed one's (`claim`)
-        alive_now = {**process_tags(), heartbeat.TAG: f"{time.time():.0f}"}
+        alive_now = {**process_tags(), heartbeat.TAG: f"{time.time():.0f}", CLAIM_TAG: "won"}
         mlflow_client = mlflow.MlflowClient()
         for key, value in alive_now.items():
             mlflow_client.set_tag(run_id, key, value)
