@@ -35,8 +35,8 @@ def on_host(host: str, *args: str, cwd: Path) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def jobs(uri: str) -> list:
-    return [r for r in client_runs(uri) if r.data.tags.get("role") == "job"]
+def jobs(uri: str, experiment: str = "unetexp") -> list:
+    return [r for r in client_runs(uri, experiment) if r.data.tags.get("role") == "job"]
 
 
 @pytest.mark.slow
@@ -55,6 +55,31 @@ def test_two_identical_sweeps_from_two_hosts_train_each_config_once(pg_server, t
     assert sorted(p.info.status for p in parents) == ["FINISHED", "FINISHED"]
     reused = sum(k.startswith("reused.") for p in parents for k in p.data.tags)
     assert reused == 5  # every config trained by one sweep was reused by the other
+
+
+@pytest.mark.slow
+def test_two_sweeps_of_different_configs_from_two_hosts_train_the_shared_one_once(
+    pg_server, tmp_path
+):
+    """Depths 1,2 on node-a and 2,3 on node-b, started together: depth 2, in both, is trained
+    by one of them and reused by the other; the configs of one sweep only are trained once."""
+    common = [*TINY_DATA, "train.epochs=1", f"tracking.uri={pg_server}",
+              "tracking.experiment=shared-rows",  # the module's server holds other tests' runs
+              f"train.checkpoint_dir={tmp_path / 'checkpoints'}"]  # fmt: skip
+    sweeps = [
+        on_host("node-a", "-m", "model.depth=1,2", *common, cwd=tmp_path),
+        on_host("node-b", "-m", "model.depth=2,3", *common, cwd=tmp_path),
+    ]
+    for sweep in sweeps:
+        out, _ = sweep.communicate(timeout=900)
+        assert sweep.returncode == 0, out[-3000:]
+    runs = jobs(pg_server, "shared-rows")
+    finished = sorted(r.data.params["model.depth"] for r in runs if r.info.status == "FINISHED")
+    assert finished == ["1", "2", "3"]
+    assert [r for r in runs if r.info.status == "RUNNING"] == []
+    parents = [r for r in client_runs(pg_server, "shared-rows") if r.data.tags["role"] == "sweep"]
+    assert sorted(p.info.status for p in parents) == ["FINISHED", "FINISHED"]
+    assert sum(k.startswith("reused.") for p in parents for k in p.data.tags) == 1
 
 
 @pytest.mark.slow
