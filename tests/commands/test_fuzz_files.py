@@ -232,7 +232,7 @@ def test_ctrl_c_at_any_moment_ends_a_command_in_one_line(swept, tmp_path):
         for case in range(4):
             proc = start(argv, tmp_path / f"{name}{case}")
             try:
-                proc.wait(timeout=rng.uniform(0.05, 0.7) * took)
+                proc.wait(timeout=rng.uniform(0.05, 0.9) * took)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGINT)
             err = proc.communicate(timeout=120)[1]
@@ -246,5 +246,4 @@ def test_ctrl_c_at_any_moment_ends_a_command_in_one_line(swept, tmp_path):
                 assert err.strip().splitlines()[-1] == "unetexp: interrupted", err
             if proc.returncode != 0:
                 assert not list((tmp_path / f"{name}{case}").rglob("*partial*"))
-    # a whole run's time on a loaded CI machine can be twice another's: a third must be hit
-    assert interrupted >= tries // 3, f"{interrupted} of {tries} interrupted: moments too late"
+    assert interrupted >= tries // 2, f"{interrupted} of {tries} interrupted: moments too late"
