@@ -25,7 +25,12 @@ HASHED_AS = {"data.download": False}  # its default was false until data=pets do
 # keys added after runs were logged: left out of the hash at this value, so those runs keep theirs
 # (train.backend: one seed gives other numbers on another backend, so it is a config's identity;
 # at its default it is left out, and every run logged before it existed keeps its hash)
-NEW_AT = {"data.mask_values": None, "train.backend": "tensorflow", "train.precision": "float32"}
+NEW_AT = {
+    "data.mask_values": None,
+    "train.backend": "tensorflow",
+    "train.precision": "float32",
+    "train.augment": "none",
+}
 
 
 def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:

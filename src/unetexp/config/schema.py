@@ -83,6 +83,9 @@ class TrainConfig:
     batch_size: int = factor(8)
     lr: float = factor(1e-3)
     optimizer: str = factor("adam")
+    # training-time augmentation of image and mask alike: none | flip | flip+shift (the
+    # ablation tables keep none; training/augment.py)
+    augment: str = factor("none")
     deterministic: bool = True  # TF op determinism: same seed, same metrics on CPU
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     reduce_lr: ReduceLRConfig = field(default_factory=ReduceLRConfig)
@@ -129,7 +132,8 @@ def factors() -> list[str]:
 
 def register_configs() -> None:
     """Register the schema (extended by conf/config.yaml) and the sweeps of sweeps/ as the
-    groups `sweep` (+sweep=depth) and `row` (+row=d4, the twelve configs of tables 1-5)."""
+    groups `sweep` (+sweep=depth), `row` (+row=d4, the twelve configs of tables 1-5) and
+    `search` (+search=final, the search spaces of sweeps/search/)."""
     from hydra.core.config_store import ConfigStore
 
     from unetexp.config.paths import sweeps_dir
@@ -143,3 +147,5 @@ def register_configs() -> None:
                 store.store(group="row", name=str(name), node=row, package="_global_")
         else:
             store.store(group="sweep", name=path.stem, node=node, package="_global_")
+    for path in sorted((sweeps_dir() / "search").glob("*.yaml")):  # +search=final
+        store.store(group="search", name=path.stem, node=OmegaConf.load(path), package="_global_")

@@ -34,6 +34,7 @@ STRATIFY_CHOICES = ("breed",)
 OPTIMIZER_CHOICES = ("adam", "sgd", "rmsprop")
 BACKEND_CHOICES = ("tensorflow", "jax", "torch")  # Keras 3's (training/backend.py)
 PRECISION_CHOICES = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras's dtype policies
+AUGMENT_CHOICES = ("none", "flip", "flip+shift")  # training/augment.py
 # what callbacks may watch: the epoch metrics MLflow shows (for a deep-supervision model these
 # are the full-resolution head's), and for such a model also Keras's own per-head names
 EPOCH_METRICS = ("loss", "accuracy", "dice", "iou")
@@ -165,6 +166,7 @@ CHECKS: dict[str, Check] = {  # schema order: a config's first bad key is the on
     "train.batch_size": integer(1, 65536),
     "train.lr": number(0, open_low=True),
     "train.optimizer": choice(OPTIMIZER_CHOICES),
+    "train.augment": choice(AUGMENT_CHOICES),
     "train.deterministic": boolean,
     **_callback("train.early_stopping"),
     "train.early_stopping.restore_best_weights": boolean,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from unetexp.config.schema import TrainConfig
 
 # train keys whose non-default values a name shows, with their short labels
-TRAIN_LABELS = {"epochs": "e", "batch_size": "bs", "lr": "lr", "optimizer": ""}
+TRAIN_LABELS = {"epochs": "e", "batch_size": "bs", "lr": "lr", "optimizer": "", "augment": "aug-"}
 
 
 def run_name(cfg) -> str:
@@ -29,9 +29,13 @@ def run_name(cfg) -> str:
 
 
 def train_word(cfg, key: str) -> str:
-    """`e20`, `bs16`, `lr0.01`, `sgd`: a train setting as a name shows it."""
+    """`e20`, `bs16`, `lr0.01`, `sgd`, `aug-flip`: a train setting as a name shows it."""
     value = cfg.train[key]
-    return f"{TRAIN_LABELS[key]}{value:g}" if isinstance(value, (int, float)) else f"{value}"
+    return (
+        f"{TRAIN_LABELS[key]}{value:g}"
+        if isinstance(value, (int, float))
+        else f"{TRAIN_LABELS[key]}{value}"
+    )
 
 
 def job_name(cfg, overrides: list[str]) -> str:

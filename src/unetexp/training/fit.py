@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from unetexp.training import keras_private
+from unetexp.training.augment import AugmentedBatches
 from unetexp.training.callbacks import EpochReporter, best_epoch, flat_metrics, make_callbacks
 from unetexp.training.checkpoint import Checkpoint
 from unetexp.training.evaluation import pixel_report, report_metrics
@@ -91,6 +92,24 @@ def prepare_optimizer(model: keras.Model) -> None:
     keras_private.use_generic_update_step(model.optimizer)
 
 
+def training_data(cfg, splits: Splits, targets, initial_epoch: int) -> tuple[tuple, dict]:
+    """fit's training arguments: the arrays as they are (`train.augment=none`, the tables'),
+    else augmented batches (`augment.AugmentedBatches`)."""
+    if cfg.train.augment == "none":
+        arrays = (splits.x_train, targets(splits.y_train))
+        return arrays, {"batch_size": cfg.train.batch_size, "shuffle": True}
+    batches = AugmentedBatches(
+        splits.x_train,
+        splits.y_train,
+        cfg.train.batch_size,
+        cfg.train.augment,
+        cfg.seed,
+        targets,
+        initial_epoch,
+    )
+    return (batches,), {}
+
+
 def train_and_evaluate(
     cfg,
     splits: Splits,
@@ -124,15 +143,14 @@ def train_and_evaluate(
         else None
     )
     initial_epoch = saver.load(model) if saver else 0
+    train_args, train_kwargs = training_data(cfg, splits, targets, initial_epoch)
     start = time.perf_counter()
     model.fit(
-        splits.x_train,
-        targets(splits.y_train),
+        *train_args,
+        **train_kwargs,
         validation_data=(splits.x_val, targets(splits.y_val)),
         epochs=cfg.train.epochs,
         initial_epoch=initial_epoch,
-        batch_size=cfg.train.batch_size,
-        shuffle=True,
         verbose=0,
         callbacks=[reporter, *callbacks, *([saver] if saver else [])],
     )
