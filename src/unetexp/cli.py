@@ -1,7 +1,8 @@
 """The `unetexp` console script and `python -m unetexp`.
 
 `unetexp [overrides]` is the Hydra training app; `unetexp COMMAND ...` runs one of the
-commands below, which never import TensorFlow unless they train or predict.
+commands below, which never import TensorFlow unless they train or predict. `unetexp search
+[overrides]` is the app's multirun with the search sweeper (`-m hydra/sweeper=search`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ COMMANDS: dict[str, str] = {
     "report": "unetexp.commands.report:main",
     "data": "unetexp.commands.data:main",  # unetexp data prepare ...
     "predict": "unetexp.commands.predict:main",
-    "search": "unetexp.commands.search:main",
     "status": "unetexp.commands.status:main",  # unetexp status [--sweep NAME] [--watch]
 }
 
@@ -38,8 +38,40 @@ def main() -> None:
     sys.exit(code)
 
 
+# the flags of the retired `unetexp search` command, and the sweeper keys that replace them
+OLD_SEARCH_FLAGS = {
+    "--trials": "hydra.sweeper.n_trials=N",
+    "--alpha": "loss.alpha='interval(LOW,HIGH)'",
+    "--lr": "train.lr='tag(log,interval(LOW,HIGH))'",
+    "--study": "hydra.sweeper.study_name=NAME",
+    "--storage": "hydra.sweeper.storage=URL",
+    "--sampler-seed": "hydra.sweeper.seed=N",
+}
+
+
+def search_argv(argv: list[str]) -> list[str]:
+    """`unetexp search ARGS` as the app's own `-m hydra/sweeper=search ARGS`."""
+    from unetexp.errors import ConfigError
+
+    for arg in argv:
+        flag = arg.split("=", 1)[0]
+        if flag in OLD_SEARCH_FLAGS:
+            raise ConfigError(
+                f"unetexp search takes Hydra overrides (docs/search.md): {flag} is "
+                f"{OLD_SEARCH_FLAGS[flag]}"
+            )
+    return ["-m", "hydra/sweeper=search", *argv]
+
+
 def _dispatch(argv: list[str]) -> int | None:
     """Run the command `argv` names (else the Hydra app); its exit code."""
+    if argv and argv[0] == "search":
+        from unetexp.errors import UnetexpError, exit_with_error
+
+        try:
+            argv = sys.argv[1:] = search_argv(argv[1:])
+        except UnetexpError as exc:
+            exit_with_error(exc)
     if argv and argv[0] in COMMANDS:
         from unetexp.commands.base import sigterm_as_interrupt
 

@@ -17,6 +17,11 @@ class DataError(UnetexpError):
     """A data file that is missing or not what the loader expects."""
 
 
+class SweepStopped(Exception):
+    """Jobs of a sweeper's round failed in other processes: the sweep ends, its Hydra callback
+    reports them (the decide and search sweepers)."""
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type when it has none): a third-party
     error (MLflow, Hydra, pandas) fits in a one-line report."""

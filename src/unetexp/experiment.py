@@ -27,6 +27,7 @@ from unetexp.tracking.params import run_params
 from unetexp.tracking.store import retry_server_for
 from unetexp.training import backend
 from unetexp.training.checkpoint_files import checkpoint_root, remove
+from unetexp.tuning.trial import PRUNED_TAG, Pruned, TrialLink
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class JobContext:
     overrides: list[str] = field(default_factory=list)
     job_num: int | None = None
     parent_run_id: str | None = None
+    trial: TrialLink | None = None  # a search's trial: epochs go to its study, which may prune
 
     @property
     def label(self) -> str:
@@ -121,6 +123,8 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
     commit = git_commit()
     if commit:
         tags["git_commit"] = commit
+    if job.trial:
+        tags.update(job.trial.tags())
     params = run_params(cfg, splits.sizes())
     checkpoints = (
         checkpoint_root(cfg.tracking.uri, cfg.train.checkpoint_dir) if cfg.train.resume else None
@@ -171,11 +175,22 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
             result = train_and_evaluate(
                 cfg,
                 splits,
-                on_epoch=run.log_epoch,
+                on_epoch=(
+                    job.trial.reporting(run.log_epoch, cfg.train.epochs)
+                    if job.trial
+                    else run.log_epoch
+                ),
                 label=job.label,
                 checkpoint_dir=state,
                 logged_epochs=run.logged_epochs() if run.resumed else (),
             )
+        except Pruned as stop:  # the search's pruner: KILLED, its epochs kept, nothing to resume
+            remove(state)
+            run.stop({PRUNED_TAG: str(stop.epoch)})
+            assert job.trial is not None  # only a trial's on_epoch raises Pruned
+            job.trial.pruned(run.run_id)
+            log.info("%spruned %s after epoch %d (run %s)", job.label, name, stop.epoch, run.run_id)
+            return {"run_id": run.run_id, "skipped": False, PRUNED_TAG: stop.epoch}
         except Exception:  # a FAILED run is never resumed: its state goes (Ctrl-C keeps it)
             remove(state)
             raise

@@ -8,7 +8,6 @@ as in any multirun (config_hash). Rounds and decisions go on the sweep's parent 
 
 # no `from __future__ import annotations`: Hydra's plugin scan runs this module outside
 # sys.modules, where dataclasses cannot resolve string annotations
-import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +18,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.plugins.launcher import Launcher
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf
 
+from unetexp.config.compose import task_config
 from unetexp.config.hydra_private import BasicSweeper
-from unetexp.errors import ConfigError, UnetexpError, exit_with_error
+from unetexp.errors import ConfigError, SweepStopped, UnetexpError, exit_with_error
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ class DecideSweeperConf:
 ConfigStore.instance().store(
     group="hydra/sweeper", name="decide", node=DecideSweeperConf, provider="unetexp"
 )
-
-
-class SweepStopped(Exception):
-    """Jobs of a round failed in other processes: the sweep ends, its callback reports them."""
 
 
 class DecideSweeper(Sweeper):
@@ -178,14 +174,6 @@ class DecideSweeper(Sweeper):
             _ = r.return_value  # a job that raised re-raises here, as with the basic sweeper
         if sweep_failures(tracking_cfg.uri, parent_run_id):
             raise SweepStopped()
-
-
-def task_config(job_config: DictConfig) -> DictConfig:
-    """The config a job's task sees: the composed one without its hydra node."""
-    cfg = copy.deepcopy(job_config)
-    with read_write(cfg), open_dict(cfg):
-        del cfg["hydra"]
-    return cfg
 
 
 def table_comparisons(configs: dict[str, DictConfig]):

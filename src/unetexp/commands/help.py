@@ -14,9 +14,10 @@ from unetexp.config.paths import conf_dir, sweeps_dir
 HEADER = """unetexp: train any U-Net of the study and log it to MLflow.
 
 Usage: python -m unetexp [-m] [group=option | key=value ...]
-       unetexp {export,compare,report,data,predict,search,status} --help
+       unetexp {export,compare,report,data,predict,status} --help
   python -m unetexp -m model.depth=1,2,3,4,5        # table 1 of the study, 5 runs
   python -m unetexp -m +sweep=depth seed=0,1,2      # the same, over 3 seeds
+  python -m unetexp -m +search=final                # Optuna search, pruned (docs/search.md)
   python -m unetexp data=synthetic train.epochs=2   # offline demo
 """
 FOOTER = """Runs go to MLflow: <project>/mlruns/mlflow.db unless MLFLOW_TRACKING_URI or
@@ -36,6 +37,9 @@ def groups() -> dict[str, list[str]]:
     sweeps = sorted(p.stem for p in sweeps_dir().glob("*.yaml") if p.stem != "rows")
     found["sweep (append: +sweep=NAME)"] = sweeps
     found["row (append: +row=NAME)"] = list(OmegaConf.load(sweeps_dir() / "rows.yaml"))
+    found["search (append: +search=NAME)"] = sorted(
+        p.stem for p in (sweeps_dir() / "search").glob("*.yaml")
+    )
     return found
 
 

@@ -30,10 +30,13 @@ def _job_context():
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return JobContext(overrides=list(hydra_cfg.overrides.task))
+    from unetexp.tuning.trial import TrialLink
+
     return JobContext(
         overrides=list(hydra_cfg.overrides.task),
         job_num=hydra_cfg.job.num,
         parent_run_id=os.environ.get(PARENT_ENV),
+        trial=TrialLink.from_env(),  # a job of hydra/sweeper=search
     )
 
 
@@ -53,12 +56,15 @@ def task(cfg: DictConfig) -> None:
     """One Hydra job."""
     from unetexp.experiment import run_experiment
     from unetexp.tracking import parent
+    from unetexp.tuning.trial import PRUNED_TAG
 
     job = _job_context()
     sigterm_as_interrupt()
     try:
         with parent.ended_on_error(cfg.tracking.uri, job.parent_run_id):
-            run_experiment(cfg, job)
+            result = run_experiment(cfg, job)
+            if job.trial and PRUNED_TAG not in result:
+                job.trial.finish(cfg.tracking.uri, result["run_id"])
     except UnetexpError as exc:
         if _runs_in_process():
             exit_with_error(exc)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+import copy
+
+from omegaconf import DictConfig, open_dict, read_write
 
 
 def compose(overrides: list[str]) -> DictConfig:
@@ -18,3 +20,11 @@ def compose(overrides: list[str]) -> DictConfig:
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return hydra_compose(config_name="config", overrides=list(overrides))
+
+
+def task_config(job_config: DictConfig) -> DictConfig:
+    """The config a job's task sees: a sweeper's composed job config without its hydra node."""
+    cfg = copy.deepcopy(job_config)
+    with read_write(cfg), open_dict(cfg):
+        del cfg["hydra"]
+    return cfg

@@ -42,6 +42,13 @@ class JobRun:
 
     def __init__(self, mlflow, run_id: str, reused: bool = False, resumed: bool = False):
         self._mlflow, self.run_id, self.reused, self.resumed = mlflow, run_id, reused, resumed
+        self.status = "FINISHED"  # how the run ends; a pruned trial's is KILLED (`stop`)
+
+    def stop(self, tags: dict[str, str]) -> None:
+        """End the run KILLED, not FAILED, with `tags` saying why (a search's pruner): no
+        checkpoint is kept, so nothing resumes it, and a later job of its config trains anew."""
+        self._mlflow.set_tags(tags)
+        self.status = "KILLED"
 
     def logged_epochs(self) -> set[int]:
         """The epochs (steps, from 1) whose metrics the run already has: a resumed run's."""
@@ -152,7 +159,8 @@ def job_run(
         try:
             if not reopened:  # a resumed run has them (how to run may differ: threads)
                 mlflow.log_params(params)
-            yield JobRun(mlflow, run_id, resumed=bool(reopened))
+            job = JobRun(mlflow, run_id, resumed=bool(reopened))
+            yield job
         except BaseException as exc:
             _end(mlflow, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
             if isinstance(exc, (OSError, MlflowException)):  # the store or its artifact folder
@@ -161,7 +169,7 @@ def job_run(
                     f"artifacts ({one_line(exc)[:500]})"
                 ) from None
             raise
-    mlflow.end_run("FINISHED")
+    mlflow.end_run(job.status)
 
 
 def _end(mlflow, status: str) -> None:

@@ -1,0 +1,1 @@
+"""unetexp's Hydra sweeper `hydra/sweeper=search` (search_sweeper.py)."""

@@ -1,0 +1,274 @@
+"""`hydra/sweeper=search`: an Optuna search over any config key, its space written in Hydra's
+override grammar (`hydra.sweeper.params`, or the command line: `train.lr='tag(log,
+interval(1e-4,1e-2))'`), its trials launched in batches by whatever launcher is configured
+(basic, joblib, Ray, Slurm), each an MLflow child of the multirun's parent run.
+
+Jobs report each epoch's objective to the study (its storage is shared: `unetexp.tuning`),
+whose pruner may stop them; a job tells the study its end, so the sweeper reads nothing from
+the jobs' return values. The same command resumes a killed search: complete and pruned trials
+count, the trials it left RUNNING are retried first, and FINISHED configs are reused."""
+
+# no `from __future__ import annotations`: Hydra's plugin scan runs this module outside
+# sys.modules, where dataclasses cannot resolve string annotations
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.plugins.launcher import Launcher
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+from unetexp.config.compose import task_config
+from unetexp.errors import ConfigError, SweepStopped, UnetexpError, exit_with_error, first_line
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PrunerConf:
+    name: str = "median"  # median | halving | none
+    startup_trials: int = 2  # median: trials that run to the end before any is pruned
+    warmup_epochs: int = 1  # median: epochs before a trial can be pruned; halving: min resource
+    reduction_factor: int = 3  # halving
+
+
+@dataclass
+class SearchSweeperConf:
+    _target_: str = "hydra_plugins.unetexp_search_sweeper.search_sweeper.SearchSweeper"
+    n_trials: int = 20  # complete + pruned trials the study should hold (a resume counts them)
+    batch_size: int = 2  # trials launched at once (the launcher runs them, in parallel or not)
+    objective: str = "val_dice"  # an epoch metric of the validation split, its last epoch's
+    direction: str = "maximize"
+    sampler: str = "tpe"  # tpe | random
+    seed: int = 0  # the sampler's
+    pruner: PrunerConf = field(default_factory=PrunerConf)
+    study_name: str | None = None  # null: derived from the base config, space and objective
+    storage: str | None = None  # null: sqlite optuna.db beside MLflow's SQLite store
+    params: dict[str, str] | None = None  # the search space, in Hydra's override grammar
+
+
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="search", node=SearchSweeperConf, provider="unetexp"
+)
+
+
+class SearchSweeper(Sweeper):
+    def __init__(
+        self,
+        n_trials: int,
+        batch_size: int,
+        objective: str,
+        direction: str,
+        sampler: str,
+        seed: int,
+        pruner: Any,
+        study_name: str | None = None,
+        storage: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.n_trials, self.batch_size = n_trials, batch_size
+        self.objective, self.direction, self.sampler, self.seed = (
+            objective,
+            direction,
+            sampler,
+            seed,
+        )
+        node = OmegaConf.to_container(pruner) if isinstance(pruner, DictConfig) else pruner
+        self.pruner: dict[str, Any] = dict(node)  # type: ignore[arg-type]  # a mapping
+        self.study_name, self.storage, self.params = study_name, storage, params or {}
+        self.hydra_context: HydraContext | None = None
+        self.config: DictConfig | None = None
+        self.launcher: Launcher | None = None
+        self.job_idx = 0
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        from hydra.core.plugins import Plugins
+
+        self.hydra_context, self.config = hydra_context, config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def sweep(self, arguments: list[str]) -> Any:
+        try:
+            return self._sweep(arguments)
+        except UnetexpError as exc:
+            exit_with_error(exc)
+        except SweepStopped:
+            return None
+
+    def _sweep(self, arguments: list[str]) -> Any:
+        from unetexp.config.hashing import config_hash
+        from unetexp.tracking.store import client
+        from unetexp.tuning import space as spaces
+        from unetexp.tuning import study as studies
+
+        self._check_settings()
+        space, fixed = self._space(arguments)
+        base = self._compose(fixed)
+        cfg = task_config(base)
+        self._check_base(cfg, space, fixed)
+        parent_run_id = self._parent_run_id(base)
+        identity = {
+            "config_hash": config_hash(cfg),
+            "fixed": fixed,
+            "space": spaces.describe(space),
+            "objective": self.objective,
+            "direction": self.direction,
+        }
+        name = self.study_name or studies.study_name(identity)
+        storage = self.storage or studies.default_storage(cfg.tracking.uri)
+        study = studies.open_study(name, storage, identity, self.direction, self.sampler, self.seed)
+        study.set_user_attr("pruner", self.pruner)  # the jobs build theirs from it
+        retried = studies.retry_dead_trials(study)
+        mlflow_client = client(cfg.tracking.uri)
+        for key, value in {
+            "kind": "optuna-search",
+            "optuna_study": name,
+            "optuna_storage": storage,
+            "objective": f"{self.objective} (last epoch, {self.direction})",
+            "pruner": self.pruner["name"],
+        }.items():
+            mlflow_client.set_tag(parent_run_id, key, value)
+        log.info(
+            "search %s: %d of %d trials done%s; storage %s",
+            name,
+            studies.done(study),
+            self.n_trials,
+            f", {retried} of a killed search retried first" if retried else "",
+            storage,
+        )
+        self._save_multirun()
+        while studies.done(study) < self.n_trials:
+            count = min(self.batch_size, self.n_trials - studies.done(study))
+            trials = [studies.ask(study, space) for _ in range(count)]
+            self._launch(
+                [
+                    fixed
+                    + spaces.as_overrides(trial.params)
+                    + trial_env(storage, name, trial.number)
+                    for trial in trials
+                ],
+                cfg.tracking.uri,
+                parent_run_id,
+            )
+            numbers = [trial.number for trial in trials]
+            failed = studies.fail_unfinished(study, numbers)
+            if failed and len(failed) == len(numbers):
+                raise UnetexpError(
+                    f"search {name}: every trial of a batch ({', '.join(map(str, numbers))}) "
+                    f"ended without telling the study: see their runs under parent "
+                    f"{parent_run_id}"
+                )
+            for key, value in studies.best_tags(study).items():
+                mlflow_client.set_tag(parent_run_id, key, value)
+        best = studies.best_tags(study)
+        if best:
+            log.info(
+                "search %s: best trial %s, %s %s, %s",
+                name,
+                best["best_trial"],
+                self.objective,
+                best["best_value"],
+                best["best_params"],
+            )
+        return study
+
+    def _check_settings(self) -> None:
+        from unetexp.tuning.study import check_settings
+
+        if self.n_trials < 1 or self.batch_size < 1:
+            raise ConfigError(
+                f"hydra.sweeper.n_trials={self.n_trials} and batch_size={self.batch_size}: "
+                f"both must be >= 1"
+            )
+        check_settings(self.pruner, self.sampler, self.objective, self.direction)
+
+    def _space(self, arguments: list[str]) -> tuple[dict, list[str]]:
+        from unetexp.tuning.space import split_space
+
+        assert self.hydra_context is not None  # Hydra calls setup() before sweep()
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        lines = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
+        try:
+            overrides = parser.parse_overrides(lines)
+        except Exception as exc:  # Hydra's grammar errors: one line
+            raise ConfigError(f"hydra.sweeper.params: {first_line(exc)}") from None
+        space, fixed = split_space(overrides)
+        if not space:
+            raise ConfigError(
+                "hydra/sweeper=search has nothing to search: set hydra.sweeper.params (e.g. "
+                "+search=final) or sweep a key, e.g. train.lr='tag(log,interval(1e-4,1e-2))'"
+            )
+        return space, fixed
+
+    def _compose(self, overrides: list[str]) -> DictConfig:
+        assert self.hydra_context is not None and self.config is not None  # set by setup()
+        try:
+            return self.hydra_context.config_loader.load_sweep_config(
+                master_config=self.config, sweep_overrides=list(overrides)
+            )
+        except Exception as exc:  # Hydra's and OmegaConf's composition errors: one line
+            raise ConfigError(f"cannot compose {' '.join(overrides)}: {first_line(exc)}") from None
+
+    def _check_base(self, cfg: DictConfig, space: dict, fixed: list[str]) -> None:
+        """The base config, and each searched key at its choices or its ends, validated now:
+        a bad value stops the search before a trial trains."""
+        from unetexp.config.validation import validate
+
+        validate(cfg)
+        if not cfg.data.val_fraction > 0:
+            raise ConfigError(
+                f"data.val_fraction={cfg.data.val_fraction!r} is invalid for a search: its "
+                f"objective watches a validation split apart from test (e.g. 0.2)"
+            )
+        for key, dist in space.items():
+            values = getattr(dist, "choices", None) or (dist.low, dist.high)
+            for value in values:
+                validate(task_config(self._compose(fixed + [f"{key}={value}"])))
+
+    @staticmethod
+    def _parent_run_id(job_config: DictConfig) -> str:
+        from unetexp.tracking.parent import PARENT_ENV
+
+        run_id = job_config.hydra.job.env_set.get(PARENT_ENV)
+        if not run_id:
+            raise ConfigError(
+                "hydra/sweeper=search keeps its trials under the sweep's parent run: keep the "
+                "unetexp callback (hydra.callbacks.mlflow)"
+            )
+        return str(run_id)
+
+    def _save_multirun(self) -> None:
+        assert self.config is not None  # Hydra calls setup() before sweep()
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+
+    def _launch(self, batch: list[list[str]], uri, parent_run_id: str) -> None:
+        from unetexp.tracking.parent import sweep_failures
+        from unetexp.tuning.trial import clear_env
+
+        assert self.launcher is not None  # Hydra calls setup() before sweep()
+        try:
+            results = self.launcher.launch(batch, initial_job_idx=self.job_idx)
+        finally:
+            clear_env()
+        self.job_idx += len(batch)
+        for r in results:
+            _ = r.return_value  # a job that raised re-raises here, as with the basic sweeper
+        if sweep_failures(uri, parent_run_id):
+            raise SweepStopped()
+
+
+def trial_env(storage: str, study: str, number: int) -> list[str]:
+    from unetexp.tuning.trial import env_overrides
+
+    return env_overrides(storage, study, number)
