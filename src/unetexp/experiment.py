@@ -159,6 +159,9 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
             ", ".join(f"{k} {v}" for k, v in splits.sizes().items()),
             run.run_id,
         )
+        if job.trial and run.resumed:  # a killed search's run, resumed by the trial retrying it
+            run.set_tags(job.trial.tags())
+            job.trial.replay(run.client(), run.run_id)
         if not run.resumed:
             log_dataset(
                 dataset.source,

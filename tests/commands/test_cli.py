@@ -42,7 +42,6 @@ def test_commands_that_do_not_train_never_import_tensorflow(args, tmp_path):
                 ["report", "--help"],
                 ["predict", "--help"],
                 ["data", "prepare", "--help"],
-                ["search", "--help"],
             )
         ],
         (["--cfg", "job"], True),

@@ -77,22 +77,6 @@ OPTIONS = {
         "--strict",
         "bogus",
     ],
-    "search": [
-        "--trials",
-        "--alpha",
-        "--lr",
-        "--study",
-        "--storage",
-        "--sampler-seed",
-        "model.depth=0",
-        "seed=-1",
-        "loss=bce",
-        "data.val_fraction=0",
-        "data=mnist",
-        "model.depth=1,2",
-        "train.lr=nan",
-        "+foo=1",
-    ],
 }
 
 
@@ -118,10 +102,6 @@ def test_random_arguments_end_in_exit_0_or_one_error_line(command, capsys, tmp_p
     rng = random.Random(f"{command}-14")
     for _ in range(PER_COMMAND):
         argv = random_argv(rng, command)
-        if command == "search" and "--help" not in argv:  # a valid search would train: offline
-            if not any(a.startswith("data=") for a in argv):  # data=pets stops before training
-                argv.append("data=pets")
-            argv.append("data.download=false")
         code, err = run_main(command, argv, capsys)
         assert code in (0, 2), (argv, code, err[-2000:])
         assert "Traceback" not in err, (argv, err[-2000:])

@@ -1,9 +1,8 @@
 """Scaling out: the joblib launcher against a real `mlflow server` on loopback (Ray: test_ray.py),
-job errors of parallel jobs, thread limits, and the Optuna search."""
+job errors of parallel jobs and thread limits (the search: test_search.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -271,57 +270,3 @@ def parallel_jobs_of_one_config(tmp_path, store: str, launcher: list[str], env: 
 
 def test_parallel_jobs_of_one_config_train_it_once(tmp_path, store):
     parallel_jobs_of_one_config(tmp_path, store, JOBLIB)
-
-
-def test_optuna_search_tags_its_best_trial_and_resumes(server, tmp_path):
-    import mlflow
-
-    args = [
-        "search",
-        "--trials",
-        "3",
-        "--storage",
-        f"sqlite:///{tmp_path / 'optuna.db'}",
-        *TINY,
-        f"tracking.uri={server}",
-        "tracking.experiment=search",
-    ]
-    out = run_cli(*args, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
-    parent, children = sweep_of(server, "search")
-    assert parent["status"] == "FINISHED" and parent["tags.kind"] == "optuna-search"
-    assert len(children) == 3 and (children["status"] == "FINISHED").all()
-    assert (children["tags.mlflow.parentRunId"] == parent["run_id"]).all()
-    assert sorted(children["tags.optuna_trial"]) == ["0", "1", "2"]
-    assert (children["params.loss.name"] == "bce_dice").all()
-    assert (children["params.data.n_val"].astype(int) > 0).all()  # a split apart from test
-    best = children.loc[children["metrics.val_dice"].idxmax()]
-    assert parent["tags.best_run_id"] == best["run_id"]
-    assert float(parent["tags.best_value"]) == pytest.approx(best["metrics.val_dice"])
-    params = json.loads(parent["tags.best_params"])
-    assert params["loss.alpha"] == pytest.approx(float(best["params.loss.alpha"]))
-    assert params["train.lr"] == pytest.approx(float(best["params.train.lr"]))
-    assert f"run {best['run_id']}" in out.stdout
-
-    out = run_cli(*args, cwd=tmp_path)  # the same command: the study is complete
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "3 of 3 trials done, 0 to run" in out.stderr
-    again, children = sweep_of(server, "search")
-    assert again["run_id"] == parent["run_id"] and len(children) == 3
-    assert mlflow.MlflowClient(server).get_run(parent["run_id"]).info.status == "FINISHED"
-
-
-def test_search_input_errors_are_one_line(tmp_path):
-    from conftest import heavy_imports
-
-    out = run_cli("search", "loss=bce", *TINY, cwd=tmp_path)
-    assert out.returncode == 2 and out.stderr.strip() == (
-        "unetexp: error: loss.name='bce' is invalid for a search: it tunes loss.alpha of "
-        "bce_dice (drop the loss override)"
-    )
-    out = run_cli("search", "data.val_fraction=0", *TINY, cwd=tmp_path)
-    assert out.returncode == 2 and "data.val_fraction=0.0 is invalid for a search" in out.stderr
-    out = run_cli("search", "model.depth=1,2", *TINY, cwd=tmp_path)
-    assert out.returncode == 2 and out.stderr.startswith("unetexp: error: cannot compose")
-    assert len(out.stderr.strip().splitlines()) == 1
-    assert "tensorflow" not in heavy_imports("search", "--help", cwd=tmp_path)

@@ -232,7 +232,10 @@ class SearchSweeper(Sweeper):
         for key, dist in space.items():
             values = getattr(dist, "choices", None) or (dist.low, dist.high)
             for value in values:
-                validate(task_config(self._compose(fixed + [f"{key}={value}"])))
+                try:
+                    validate(task_config(self._compose(fixed + [f"{key}={value}"])))
+                except ConfigError as exc:
+                    raise ConfigError(f"search space {key}={value}: {exc}") from None
 
     @staticmethod
     def _parent_run_id(job_config: DictConfig) -> str:

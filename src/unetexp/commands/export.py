@@ -16,7 +16,8 @@ def parser() -> Parser:
         prog="unetexp export",
         description=(
             "Write the FINISHED runs of an experiment, a multirun (--parent) or a sweep (--sweep) "
-            "as CSV: run id, sweep, seed, each factor, n_params, train_time_s, every test_* metric."
+            "as CSV: run id, sweep, seed, each factor, n_params, train_time_s, every test_* metric; "
+            "a search's pruned trials too, with the epoch they stopped at (pruned_at_epoch)."
         ),
     )
     add_source_args(p)
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         out = check_file(args.out, "-o")
-        table = load_from_args(args)
+        table = load_from_args(args, pruned=not args.aggregate)  # aggregates: FINISHED runs
         if args.aggregate:
             table = aggregate(table)
         if args.only_changed:

@@ -15,6 +15,7 @@ from unetexp.tracking.store import connect, resolve_uri
 # what a row of a table varies (from the schema); the seed is kept apart: aggregates go over it
 FACTORS = factors()
 LEADING = ["run_id", "sweep", "seed"]
+PRUNED = "pruned_at_epoch"  # a search's pruned trial (tuning.trial.PRUNED_TAG)
 SUMMARY = ["n_params", "train_time_s", "epochs_run"]
 
 
@@ -67,9 +68,12 @@ def load_runs(
     experiment: str = "unetexp",
     parent: str | None = None,
     sweep: str | None = None,
+    pruned: bool = False,
 ) -> pd.DataFrame:
     """FINISHED job runs of an experiment, of one parent run, or of every parent tagged with a
-    sweep name, as one row per run (latest run per config and data when a config was retrained)."""
+    sweep name, as one row per run (latest run per config and data when a config was retrained).
+    With `pruned`, a search's pruned trials too (KILLED, `pruned_at_epoch`: a column of theirs,
+    their test metrics empty)."""
     everything = all_runs(uri, experiment)
     if parent or sweep:
         parents = (
@@ -82,9 +86,13 @@ def load_runs(
         runs = [r for r in everything if r.data.tags.get("role") == "job"]
     rows = {}
     for run in sorted(runs, key=lambda r: r.info.start_time or 0):
-        if run.info.status == "FINISHED":
+        stopped = pruned and run.info.status == "KILLED" and PRUNED in run.data.tags
+        if run.info.status == "FINISHED" or stopped:
             tags = run.data.tags  # a config retrained on other data is another row
-            rows[(tags.get("config_hash", run.info.run_id), tags.get("data_sha256"))] = _row(run)
+            row = _row(run)
+            if stopped:  # it ran that many epochs
+                row[PRUNED] = row["epochs_run"] = int(tags[PRUNED])
+            rows[(tags.get("config_hash", run.info.run_id), tags.get("data_sha256"))] = row
     if not rows:
         where = f"parent run {parent}" if parent else f"sweep {sweep!r}" if sweep else "it"
         raise UnetexpError(f"experiment {experiment!r}: no FINISHED job run in {where}")
@@ -152,7 +160,11 @@ def order_columns(df: pd.DataFrame) -> pd.DataFrame:
     for column in ("n_params", "epochs_run"):
         if column in df.columns and df[column].notna().all():
             df[column] = df[column].round().astype(int)
-    first = [c for c in LEADING + FACTORS + SUMMARY if c in df.columns]
+        elif column in df.columns:  # a pruned trial's n_params: never logged
+            df[column] = df[column].round().astype("Int64")
+    if PRUNED in df.columns:  # empty for the trials that ran to their end
+        df[PRUNED] = df[PRUNED].astype("Int64")
+    first = [c for c in LEADING + [PRUNED] + FACTORS + SUMMARY if c in df.columns]
     tests = sorted(c for c in df.columns if c.startswith("test_"))
     floors = sorted(c for c in df.columns if c.startswith("floor_"))
     rest = [c for c in df.columns if c not in first + tests + floors]
@@ -207,6 +219,8 @@ def only_changed(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=constant)
 
 
-def load_from_args(args) -> pd.DataFrame:
-    runs = load_runs(args.tracking_uri, args.experiment, parent=args.parent, sweep=args.sweep)
+def load_from_args(args, pruned: bool = False) -> pd.DataFrame:
+    runs = load_runs(
+        args.tracking_uri, args.experiment, parent=args.parent, sweep=args.sweep, pruned=pruned
+    )
     return provenance.select(runs, args.data)

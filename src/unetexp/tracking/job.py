@@ -55,6 +55,9 @@ class JobRun:
         history = self._mlflow.MlflowClient().get_metric_history(self.run_id, "train_loss")
         return {m.step for m in history}
 
+    def client(self):
+        return self._mlflow.MlflowClient()
+
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         self._mlflow.log_metrics(metrics, step=epoch)
 

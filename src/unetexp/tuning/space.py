@@ -29,10 +29,11 @@ def distribution(override: Override):
     )
 
     key, value = override.get_key_element(), override.value()
+    written = str(override.input_line).split("=", 1)[-1]  # the value as the user wrote it
     if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
         choices: list[Any] = list(override.sweep_iterator(transformer=Transformer.encode))
         if len(set(map(str, choices))) < len(choices):
-            raise ConfigError(f"{key}: the same choice twice in {override.input_line}")
+            raise ConfigError(f"{key}: the same choice twice in {written}")
         return CategoricalDistribution(choices)
     if isinstance(value, RangeSweep):
         ends: list[Any] = [value.start, value.stop, value.step]
@@ -42,18 +43,18 @@ def distribution(override: Override):
         start, stop, step = (int(v) for v in ends)
         count = len(range(start, stop, step))
         if count == 0:
-            raise ConfigError(f"{key}: {override.input_line} holds no value")
+            raise ConfigError(f"{key}: {written} holds no value")
         return IntDistribution(start, start + (count - 1) * step, step=step)
     if isinstance(value, IntervalSweep):
         low, high, log = value.start, value.end, "log" in value.tags
         if not (low is not None and high is not None and low < high):
-            raise ConfigError(f"{key}: {override.input_line} needs low < high")
+            raise ConfigError(f"{key}: {written} needs low < high")
         if log and low <= 0:
-            raise ConfigError(f"{key}: a log interval needs low > 0 ({override.input_line})")
+            raise ConfigError(f"{key}: a log interval needs low > 0 ({written})")
         if float(low).is_integer() and float(high).is_integer() and _typed_int(override):
             return IntDistribution(int(low), int(high), log=log)
         return FloatDistribution(float(low), float(high), log=log)
-    raise ConfigError(f"{key}: {override.input_line} is not a search space Optuna can sample")
+    raise ConfigError(f"{key}: {written} is not a search space Optuna can sample")
 
 
 def _typed_int(override: Override) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from typing import Any
 
 from unetexp.config.paths import project_root
@@ -19,6 +20,7 @@ from unetexp.tracking.store import resolve_uri, sqlite_path
 
 log = logging.getLogger(__name__)
 
+OPEN_ATTEMPTS = 5
 PRUNERS = ("none", "median", "halving")
 SAMPLERS = ("tpe", "random")
 
@@ -83,17 +85,25 @@ def open_study(name: str, storage: str, identity: dict, direction: str, sampler:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = optuna.create_study(
-            study_name=name,
-            storage=storage,
-            direction=direction,  # type: ignore[arg-type]  # checked by check_settings
-            load_if_exists=True,
-        )
-    except Exception as exc:
-        raise ConfigError(
-            f"hydra.sweeper.storage={storage}: cannot open the Optuna storage ({first_line(exc)})"
-        ) from None
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            study = optuna.create_study(
+                study_name=name,
+                storage=storage,
+                direction=direction,  # type: ignore[arg-type]  # checked by check_settings
+                load_if_exists=True,
+            )
+            break
+        except Exception as exc:
+            # two processes creating one new storage, or one study, at once: one of them
+            # loses a UNIQUE constraint, then finds what the other made
+            if "UNIQUE constraint" in str(exc) and attempt + 1 < OPEN_ATTEMPTS:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise ConfigError(
+                f"hydra.sweeper.storage={storage}: cannot open the Optuna storage "
+                f"({first_line(exc)})"
+            ) from None
     known = study.user_attrs.get("identity")
     if known is None:
         for key, value in identity.items():

@@ -126,6 +126,15 @@ class TrialLink:
 
         return on_epoch
 
+    def replay(self, mlflow_client, run_id: str) -> None:
+        """A resumed run's epochs before its checkpoint, reported to this trial (a retry of
+        a killed search's trial), so that its pruner sees every epoch."""
+        self.trial()
+        for metric in mlflow_client.get_metric_history(run_id, self.objective):
+            if metric.step not in self._reported:
+                self.trial().report(float(metric.value), metric.step)
+                self._reported.add(metric.step)
+
     def pruned(self, run_id: str) -> None:
         import optuna
 
