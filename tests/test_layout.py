@@ -84,7 +84,7 @@ def test_no_module_over_320_lines():
 
 def test_the_top_level_names_the_architecture():
     folders = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
-    assert folders == ["commands", "config", "data", "results", "tracking", "training"]
+    assert folders == ["commands", "config", "data", "results", "tracking", "training", "tuning"]
 
 
 def test_every_local_ray_test_is_in_test_ray():

@@ -42,6 +42,7 @@ BAD = {
     "train.batch_size": 2.5,
     "train.lr": float("inf"),
     "train.optimizer": "adamw",
+    "train.augment": "rotate",
     "train.deterministic": 1,
     "train.early_stopping.enabled": None,
     "train.early_stopping.monitor": "val_f1",

@@ -18,6 +18,7 @@ import pytest
 from conftest import TINY, client_runs, free_port, run_cli, start_cli, unavailable
 from test_decide_sweeper import ONE_LOOK, TIMEOUT, check_decisions
 from test_scale import assert_nothing_lost, parallel_jobs_of_one_config, sweep_of
+from test_search import check_trials_match_runs, search_args, study
 
 HAS_RAY = all(importlib.util.find_spec(m) for m in ("ray", "hydra_plugins.hydra_ray_launcher"))
 pytestmark = pytest.mark.skipif(
@@ -76,6 +77,19 @@ def test_decide_with_a_local_ray(tmp_path, store):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     check_decisions(store)
+
+
+@pytest.mark.slow
+def test_a_search_on_a_local_ray_prunes_and_records_every_trial(tmp_path):
+    """Trials in Ray workers report their epochs to the study in its SQLite storage."""
+    args = search_args(tmp_path, *RAY, ONE_THREAD, "hydra.sweeper.n_trials=4")
+    out = run_cli(*args, cwd=tmp_path, env=QUIET, timeout=TIMEOUT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    runs = check_trials_match_runs(tmp_path, n_trials=4)
+    jobs = runs[runs["tags.role"] == "job"]
+    parent = runs[runs["tags.role"] == "sweep"].iloc[0]
+    assert parent["tags.pid"] not in set(jobs["tags.pid"])  # the trials ran in Ray's workers
+    assert {t.state.name for t in study(tmp_path).trials} <= {"COMPLETE", "PRUNED"}
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def states(trials) -> list[str]:
     return [t.state.name for t in trials]
 
 
-def check_trials_match_runs(tmp_path) -> pd.DataFrame:
+def check_trials_match_runs(tmp_path, n_trials: int = 6, epochs: int = 3) -> pd.DataFrame:
     """Every finished trial is one MLflow run of the search's parent: FINISHED with its
     objective for COMPLETE, KILLED with its epochs and `pruned_at_epoch` for PRUNED."""
     import mlflow
@@ -68,7 +68,7 @@ def check_trials_match_runs(tmp_path) -> pd.DataFrame:
     jobs = runs[runs["tags.role"] == "job"].set_index("run_id")
     client = mlflow.MlflowClient(uri)
     finished = [t for t in study(tmp_path).trials if t.state.name in ("COMPLETE", "PRUNED")]
-    assert len(finished) == 6
+    assert len(finished) == n_trials
     for trial in finished:
         run = jobs.loc[trial.user_attrs["run_id"]]
         assert run["tags.optuna_trial"] == str(trial.number)
@@ -82,7 +82,7 @@ def check_trials_match_runs(tmp_path) -> pd.DataFrame:
             assert trial.value == pytest.approx(at_best[-1])
         else:
             epoch = int(run["tags.pruned_at_epoch"])
-            assert run["status"] == "KILLED" and 1 <= epoch < 3
+            assert run["status"] == "KILLED" and 1 <= epoch < epochs
             assert sorted(trial.intermediate_values) == list(range(1, epoch + 1))
             steps = [m.step for m in client.get_metric_history(run.name, "val_dice")]
             assert sorted(steps) == list(range(1, epoch + 1))  # its epochs stay in MLflow
@@ -105,6 +105,22 @@ def test_a_search_prunes_trials_in_batches_and_shows_them(launcher, tmp_path):
     best = study(tmp_path).best_trial
     assert parent["tags.best_run_id"] == best.user_attrs["run_id"]
     assert parent["tags.pruner"] == "median" and parent["tags.optuna_study"] == "tiny"
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    csv = mlflow.MlflowClient(uri).download_artifacts(parent["run_id"], "optuna_trials.csv")
+    shown = pd.read_csv(csv)
+    assert list(shown["trial"]) == [t.number for t in trials]
+    assert list(shown["state"]) == states(trials)
+    assert list(shown["run_id"]) == [t.user_attrs["run_id"] for t in trials]
+    pruned_at = {t.number: max(t.intermediate_values) for t in trials if t.state.name == "PRUNED"}
+    assert (
+        shown.dropna(subset=["pruned_at_epoch"])
+        .set_index("trial")["pruned_at_epoch"]
+        .astype(int)
+        .to_dict()
+        == pruned_at
+    )
 
     # the sweep's export shows every trial, the pruned ones with the epoch they stopped at
     export = run_cli(

@@ -101,6 +101,34 @@ def test_a_depth_sweep_is_one_slurm_job_array_of_five_finished_children(slurm, t
     assert {r.data.tags["slurm_job_id"] for r in children} == tasks
 
 
+@pytest.mark.slow
+def test_a_search_launches_each_batch_as_one_slurm_job_array(slurm, tmp_path):
+    """2 batches of 2 trials: 2 arrays of 2 tasks; the trials report to the study's SQLite
+    storage from Slurm's jobs, and every trial is one run of the parent."""
+    from test_search import TINY_SEARCH, check_trials_match_runs, study
+
+    store = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    job = sweep(
+        [
+            "hydra/sweeper=search",
+            *TINY_SEARCH,
+            "hydra.sweeper.n_trials=4",
+            "hydra.launcher.cpus_per_task=1",
+            f"tracking.uri={store}",
+            f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
+            "hydra.sweeper.study_name=tiny",
+        ],
+        tmp_path,
+        slurm,
+    )
+    out, _ = job.communicate(timeout=900)
+    assert job.returncode == 0, out[-3000:]
+    runs = check_trials_match_runs(tmp_path, n_trials=4)
+    arrays = runs[runs["tags.role"] == "job"]["tags.slurm_job_id"].str.split("_").str[0]
+    assert sorted(arrays.value_counts()) == [2, 2]
+    assert len(study(tmp_path).trials) == 4
+
+
 def squeue(env: dict) -> list[tuple[str, str]]:
     out = subprocess.run(
         ["squeue", "-h", "-o", "%i %T"], env=env, capture_output=True, text=True, check=True

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from conftest import client_runs, unavailable
@@ -115,3 +116,42 @@ def test_a_job_killed_on_host_b_is_trained_by_host_a_once_its_heartbeat_is_stale
     assert new.data.tags["host"] == "node-a"
     # node-a started training it within the heartbeat timeout plus a minute of the kill
     assert new.info.start_time / 1000 - killed_at < stale_after + 60
+
+
+@pytest.mark.slow
+def test_two_search_sweepers_on_two_hosts_share_one_study_in_postgresql(
+    postgres, pg_server, tmp_path
+):
+    """The study in a database of the tracking server's PostgreSQL (its own: Optuna's and
+    MLflow's schemas both keep an `alembic_version` table), two sweepers of one command on two
+    hosts at once: they create the storage together, each runs trials, and they stop once the
+    study holds n_trials between them."""
+    import optuna
+    from conftest import _pg_tool
+
+    port = urlparse(postgres.uri).port
+    subprocess.run(
+        ["runuser", "-u", "postgres", "--", str(_pg_tool("createdb")), "-h", "127.0.0.1",
+         "-p", str(port), "optuna"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    storage = f"postgresql://postgres@127.0.0.1:{port}/optuna"
+    args = ["-m", "hydra/sweeper=search", *TINY_DATA, "data.val_fraction=0.25", "train.epochs=2",
+            "model.depth=1,2", "train.lr=tag(log,interval(1e-4,1e-2))",
+            "hydra.sweeper.n_trials=4", "hydra.sweeper.batch_size=1",
+            f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=shared",
+            f"tracking.uri={pg_server}", "tracking.experiment=shared-search",
+            f"train.checkpoint_dir={tmp_path / 'checkpoints'}"]  # fmt: skip
+    sweeps = [on_host(host, *args, cwd=tmp_path) for host in ("node-a", "node-b")]
+    for sweep in sweeps:
+        out, _ = sweep.communicate(timeout=900)
+        assert sweep.returncode == 0, out[-3000:]
+    trials = optuna.load_study(study_name="shared", storage=storage).trials
+    states = [t.state.name for t in trials]
+    assert set(states) <= {"COMPLETE", "PRUNED"} and 4 <= len(trials) <= 5  # one batch over
+    runs = jobs(pg_server, "shared-search")
+    assert [r for r in runs if r.info.status == "RUNNING"] == []
+    by_id = {r.info.run_id: r for r in runs}
+    assert {t.user_attrs["run_id"] for t in trials} <= set(by_id)
+    assert {by_id[t.user_attrs["run_id"]].data.tags["host"] for t in trials} == {"node-a", "node-b"}

@@ -26,6 +26,7 @@ from unetexp.config.compose import task_config
 from unetexp.errors import ConfigError, SweepStopped, UnetexpError, exit_with_error, first_line
 
 log = logging.getLogger(__name__)
+TRIALS_CSV = "optuna_trials.csv"  # an artifact of the search's parent run
 
 
 @dataclass
@@ -169,6 +170,9 @@ class SearchSweeper(Sweeper):
                 )
             for key, value in studies.best_tags(study).items():
                 mlflow_client.set_tag(parent_run_id, key, value)
+            # the study's trials, pruned and failed ones included, beside the runs they made
+            table = studies.trials_table(study).to_csv(index=False)
+            mlflow_client.log_text(parent_run_id, table, TRIALS_CSV)
         best = studies.best_tags(study)
         if best:
             log.info(

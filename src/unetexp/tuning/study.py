@@ -96,8 +96,9 @@ def open_study(name: str, storage: str, identity: dict, direction: str, sampler:
             break
         except Exception as exc:
             # two processes creating one new storage, or one study, at once: one of them
-            # loses a UNIQUE constraint, then finds what the other made
-            if "UNIQUE constraint" in str(exc) and attempt + 1 < OPEN_ATTEMPTS:
+            # loses a unique constraint (SQLite, PostgreSQL) or finds a table just made
+            raced = any(m in str(exc).lower() for m in ("unique constraint", "already exists"))
+            if raced and attempt + 1 < OPEN_ATTEMPTS:
                 time.sleep(0.5 * (attempt + 1))
                 continue
             raise ConfigError(
