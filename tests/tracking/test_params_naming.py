@@ -66,6 +66,8 @@ def test_params_are_the_values_the_run_used_and_the_hash_is_the_whole_configs():
         (["+experiment=unet_best", "train.epochs=2"], "s0 unet_best e2"),
         (["+experiment=unet_best", "seed=1", "train.batch_size=16"], "s1 unet_best bs16"),
         (["+experiment=unet_best", "tracking.run_name=mine", "train.epochs=2"], "mine"),
+        (["train.augment=flip+shift"], "s0 d3 c1 transpose2 b128 bce aug-flip+shift"),
+        (["+experiment=unet_best", "train.augment=flip"], "s0 unet_best aug-flip"),
     ],
 )
 def test_a_run_whose_training_was_overridden_says_so_in_its_name(overrides, name):

@@ -63,3 +63,16 @@ def test_batches_are_seeded_by_epoch_and_resume_where_they_were():
         np.testing.assert_array_equal(x, rx)
         np.testing.assert_array_equal(y, ry)
     assert sum(len(x) for x, _ in epoch0) == 20  # every image once per epoch
+
+
+def test_augmentation_is_part_of_a_configs_identity_but_none_keeps_old_hashes():
+    from conftest import make_cfg
+
+    from unetexp.config.hashing import config_hash
+
+    default = config_hash(make_cfg())
+    assert config_hash(make_cfg("train.augment=none")) == default  # runs logged before keep it
+    assert config_hash(make_cfg("train.augment=flip")) != default
+    assert config_hash(make_cfg("train.augment=flip")) != config_hash(
+        make_cfg("train.augment=flip+shift")
+    )

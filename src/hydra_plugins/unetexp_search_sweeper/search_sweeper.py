@@ -150,17 +150,21 @@ class SearchSweeper(Sweeper):
         while studies.done(study) < self.n_trials:
             count = min(self.batch_size, self.n_trials - studies.done(study))
             trials = [studies.ask(study, space) for _ in range(count)]
-            self._launch(
-                [
-                    fixed
-                    + spaces.as_overrides(trial.params)
-                    + trial_env(storage, name, trial.number)
-                    for trial in trials
-                ],
-                cfg.tracking.uri,
-                parent_run_id,
-            )
             numbers = [trial.number for trial in trials]
+            try:
+                self._launch(
+                    [
+                        fixed
+                        + spaces.as_overrides(trial.params)
+                        + trial_env(storage, name, trial.number)
+                        for trial in trials
+                    ],
+                    cfg.tracking.uri,
+                    parent_run_id,
+                )
+            except (SweepStopped, UnetexpError):  # jobs' errors: their trials are failed now
+                studies.fail_unfinished(study, numbers)
+                raise
             failed = studies.fail_unfinished(study, numbers)
             if failed and len(failed) == len(numbers):
                 raise UnetexpError(
