@@ -10,19 +10,15 @@ as in any multirun (config_hash). Rounds and decisions go on the sweep's parent 
 # sys.modules, where dataclasses cannot resolve string annotations
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.plugins.launcher import Launcher
-from hydra.plugins.sweeper import Sweeper
-from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from unetexp.config.compose import task_config
 from unetexp.config.hydra_private import BasicSweeper
-from unetexp.errors import ConfigError, SweepStopped, UnetexpError, exit_with_error
+from unetexp.config.sweeper_base import LaunchingSweeper
+from unetexp.errors import ConfigError, UnetexpError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +42,9 @@ ConfigStore.instance().store(
 )
 
 
-class DecideSweeper(Sweeper):
+class DecideSweeper(LaunchingSweeper):
+    name = "decide"
+
     def __init__(
         self,
         budget: int,
@@ -72,45 +70,24 @@ class DecideSweeper(Sweeper):
             budget=budget,
         )
         self.metric, self.params = metric, params or {}
-        self.hydra_context: HydraContext | None = None
-        self.config: DictConfig | None = None
-        self.launcher: Launcher | None = None
-        self.job_idx = 0
-
-    def setup(
-        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
-    ) -> None:
-        from hydra.core.plugins import Plugins
-
-        self.hydra_context, self.config = hydra_context, config
-        self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config
-        )
-
-    def sweep(self, arguments: list[str]) -> Any:
-        try:
-            return self._sweep(arguments)
-        except UnetexpError as exc:
-            exit_with_error(exc)
-        except SweepStopped:
-            return None
 
     def _sweep(self, arguments: list[str]) -> dict:
         from unetexp.results import decisions, sequential
 
         choices = self._choices(arguments)
-        composed = {key: self._compose(overrides) for key, overrides in choices.items()}
+        composed = {
+            key: self._compose([*overrides, "seed=0"]) for key, overrides in choices.items()
+        }
         parent_run_id = self._parent_run_id(next(iter(composed.values())))
         tracking_cfg = next(iter(composed.values())).tracking
         comparisons = table_comparisons({k: task_config(c) for k, c in composed.items()})
-        assert self.config is not None  # Hydra calls setup() before sweep()
-        sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        self._save_multirun()
 
         def run_jobs(jobs: list[tuple[str, int]]) -> dict:
             self._launch(
-                [choices[key] + [f"seed={seed}"] for key, seed in jobs], tracking_cfg, parent_run_id
+                [choices[key] + [f"seed={seed}"] for key, seed in jobs],
+                tracking_cfg.uri,
+                parent_run_id,
             )
             return read_results(tracking_cfg, parent_run_id, composed, self.metric)
 
@@ -139,41 +116,6 @@ class DecideSweeper(Sweeper):
             " ".join(c for c in combo if c.split("=", 1)[0] in swept) or "base": list(combo)
             for combo in combos
         }
-
-    def _compose(self, overrides: list[str]) -> DictConfig:
-        assert self.hydra_context is not None and self.config is not None  # set by setup()
-        try:
-            return self.hydra_context.config_loader.load_sweep_config(
-                master_config=self.config, sweep_overrides=overrides + ["seed=0"]
-            )
-        except Exception as exc:  # Hydra's and OmegaConf's composition errors: one line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"cannot compose {' '.join(overrides)}: {first}") from None
-
-    @staticmethod
-    def _parent_run_id(job_config: DictConfig) -> str:
-        from unetexp.tracking.parent import PARENT_ENV
-
-        run_id = job_config.hydra.job.env_set.get(PARENT_ENV)
-        if not run_id:
-            raise ConfigError(
-                "hydra/sweeper=decide records its decisions on the sweep's parent "
-                "run: keep the unetexp callback (hydra.callbacks.mlflow)"
-            )
-        return str(run_id)
-
-    def _launch(self, batch: list[list[str]], tracking_cfg, parent_run_id: str) -> None:
-        from unetexp.tracking.parent import sweep_failures
-
-        if not batch:
-            return
-        assert self.launcher is not None  # Hydra calls setup() before sweep()
-        results = self.launcher.launch(batch, initial_job_idx=self.job_idx)
-        self.job_idx += len(batch)
-        for r in results:
-            _ = r.return_value  # a job that raised re-raises here, as with the basic sweeper
-        if sweep_failures(tracking_cfg.uri, parent_run_id):
-            raise SweepStopped()
 
 
 def table_comparisons(configs: dict[str, DictConfig]):

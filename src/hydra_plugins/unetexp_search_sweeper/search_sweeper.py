@@ -12,18 +12,15 @@ count, the trials it left RUNNING are retried first, and FINISHED configs are re
 # sys.modules, where dataclasses cannot resolve string annotations
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.plugins.launcher import Launcher
-from hydra.plugins.sweeper import Sweeper
-from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from unetexp.config.compose import task_config
-from unetexp.errors import ConfigError, SweepStopped, UnetexpError, exit_with_error, first_line
+from unetexp.config.sweeper_base import LaunchingSweeper
+from unetexp.errors import ConfigError, SweepStopped, UnetexpError, first_line
 
 log = logging.getLogger(__name__)
 TRIALS_CSV = "optuna_trials.csv"  # an artifact of the search's parent run
@@ -57,7 +54,9 @@ ConfigStore.instance().store(
 )
 
 
-class SearchSweeper(Sweeper):
+class SearchSweeper(LaunchingSweeper):
+    name = "search"
+
     def __init__(
         self,
         n_trials: int,
@@ -82,28 +81,6 @@ class SearchSweeper(Sweeper):
         node = OmegaConf.to_container(pruner) if isinstance(pruner, DictConfig) else pruner
         self.pruner: dict[str, Any] = dict(node)  # type: ignore[arg-type]  # a mapping
         self.study_name, self.storage, self.params = study_name, storage, params or {}
-        self.hydra_context: HydraContext | None = None
-        self.config: DictConfig | None = None
-        self.launcher: Launcher | None = None
-        self.job_idx = 0
-
-    def setup(
-        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
-    ) -> None:
-        from hydra.core.plugins import Plugins
-
-        self.hydra_context, self.config = hydra_context, config
-        self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config
-        )
-
-    def sweep(self, arguments: list[str]) -> Any:
-        try:
-            return self._sweep(arguments)
-        except UnetexpError as exc:
-            exit_with_error(exc)
-        except SweepStopped:
-            return None
 
     def _sweep(self, arguments: list[str]) -> Any:
         from unetexp.config.hashing import config_hash
@@ -217,15 +194,6 @@ class SearchSweeper(Sweeper):
             )
         return space, fixed
 
-    def _compose(self, overrides: list[str]) -> DictConfig:
-        assert self.hydra_context is not None and self.config is not None  # set by setup()
-        try:
-            return self.hydra_context.config_loader.load_sweep_config(
-                master_config=self.config, sweep_overrides=list(overrides)
-            )
-        except Exception as exc:  # Hydra's and OmegaConf's composition errors: one line
-            raise ConfigError(f"cannot compose {' '.join(overrides)}: {first_line(exc)}") from None
-
     def _check_base(self, cfg: DictConfig, space: dict, fixed: list[str]) -> None:
         """The base config, and each searched key at its choices or its ends, validated now:
         a bad value stops the search before a trial trains."""
@@ -245,38 +213,13 @@ class SearchSweeper(Sweeper):
                 except ConfigError as exc:
                     raise ConfigError(f"search space {key}={value}: {exc}") from None
 
-    @staticmethod
-    def _parent_run_id(job_config: DictConfig) -> str:
-        from unetexp.tracking.parent import PARENT_ENV
-
-        run_id = job_config.hydra.job.env_set.get(PARENT_ENV)
-        if not run_id:
-            raise ConfigError(
-                "hydra/sweeper=search keeps its trials under the sweep's parent run: keep the "
-                "unetexp callback (hydra.callbacks.mlflow)"
-            )
-        return str(run_id)
-
-    def _save_multirun(self) -> None:
-        assert self.config is not None  # Hydra calls setup() before sweep()
-        sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-
     def _launch(self, batch: list[list[str]], uri, parent_run_id: str) -> None:
-        from unetexp.tracking.parent import sweep_failures
         from unetexp.tuning.trial import clear_env
 
-        assert self.launcher is not None  # Hydra calls setup() before sweep()
         try:
-            results = self.launcher.launch(batch, initial_job_idx=self.job_idx)
+            super()._launch(batch, uri, parent_run_id)
         finally:
             clear_env()
-        self.job_idx += len(batch)
-        for r in results:
-            _ = r.return_value  # a job that raised re-raises here, as with the basic sweeper
-        if sweep_failures(uri, parent_run_id):
-            raise SweepStopped()
 
 
 def trial_env(storage: str, study: str, number: int) -> list[str]:
