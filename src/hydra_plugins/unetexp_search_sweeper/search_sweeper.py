@@ -29,8 +29,10 @@ TRIALS_CSV = "optuna_trials.csv"  # an artifact of the search's parent run
 @dataclass
 class PrunerConf:
     name: str = "median"  # median | halving | none
-    startup_trials: int = 2  # median: trials that run to the end before any is pruned
-    warmup_epochs: int = 1  # median: epochs before a trial can be pruned; halving: min resource
+    startup_trials: int = 2  # median: complete trials before any is pruned
+    warmup_epochs: int = (
+        1  # median: the first epoch a trial can be pruned at; halving: min resource
+    )
     reduction_factor: int = 3  # halving
 
 
