@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 from conftest import TINY, client_runs, free_port, run_cli, start_cli, unavailable
+from searching import check_trials_match_runs, search_args, study
 from test_decide_sweeper import ONE_LOOK, TIMEOUT, check_decisions
 from test_scale import assert_nothing_lost, parallel_jobs_of_one_config, sweep_of
-from test_search import check_trials_match_runs, search_args, study
 
 HAS_RAY = all(importlib.util.find_spec(m) for m in ("ray", "hydra_plugins.hydra_ray_launcher"))
 pytestmark = pytest.mark.skipif(

@@ -105,7 +105,7 @@ def test_a_depth_sweep_is_one_slurm_job_array_of_five_finished_children(slurm, t
 def test_a_search_launches_each_batch_as_one_slurm_job_array(slurm, tmp_path):
     """2 batches of 2 trials: 2 arrays of 2 tasks; the trials report to the study's SQLite
     storage from Slurm's jobs, and every trial is one run of the parent."""
-    from test_search import TINY_SEARCH, check_trials_match_runs, study
+    from searching import TINY_SEARCH, check_trials_match_runs, study
 
     store = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     job = sweep(
