@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from unetexp.config.compose import task_config
 from unetexp.config.sweeper_base import LaunchingSweeper
 from unetexp.errors import ConfigError, SweepStopped, UnetexpError, first_line
+from unetexp.tuning.trial import env_overrides
 
 log = logging.getLogger(__name__)
 TRIALS_CSV = "optuna_trials.csv"  # an artifact of the search's parent run
@@ -135,7 +136,7 @@ class SearchSweeper(LaunchingSweeper):
                     [
                         fixed
                         + spaces.as_overrides(trial.params)
-                        + trial_env(storage, name, trial.number)
+                        + env_overrides(storage, name, trial.number)
                         for trial in trials
                     ],
                     cfg.tracking.uri,
@@ -222,9 +223,3 @@ class SearchSweeper(LaunchingSweeper):
             super()._launch(batch, uri, parent_run_id)
         finally:
             clear_env()
-
-
-def trial_env(storage: str, study: str, number: int) -> list[str]:
-    from unetexp.tuning.trial import env_overrides
-
-    return env_overrides(storage, study, number)

@@ -54,6 +54,7 @@ class TrialLink:
     storage: str
     study_name: str
     number: int
+    _storage: Any = field(default=None, repr=False)
     _study: Any = field(default=None, repr=False)
     _trial: Any = field(default=None, repr=False)
     _reported: set[int] = field(default_factory=set, repr=False)
@@ -80,7 +81,7 @@ class TrialLink:
             from unetexp.tuning.study import make_pruner
 
             optuna.logging.set_verbosity(optuna.logging.WARNING)
-            storage = optuna.storages.get_storage(self.storage)
+            self._storage = storage = optuna.storages.get_storage(self.storage)  # one per job
             # load_study builds a default sampler, which warns nothing; the pruner is the sweep's
             spec = storage.get_study_user_attrs(storage.get_study_id_from_name(self.study_name))
             self._study = optuna.load_study(
@@ -96,8 +97,7 @@ class TrialLink:
         if self._trial is None:
             import optuna
 
-            study = self.study()
-            storage = optuna.storages.get_storage(self.storage)
+            study, storage = self.study(), self._storage
             study_id = storage.get_study_id_from_name(self.study_name)
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, self.number)
             self._trial = optuna.trial.Trial(study, trial_id)
@@ -129,10 +129,10 @@ class TrialLink:
     def replay(self, mlflow_client, run_id: str) -> None:
         """A resumed run's epochs before its checkpoint, reported to this trial (a retry of
         a killed search's trial), so that its pruner sees every epoch."""
-        self.trial()
+        trial = self.trial()
         for metric in mlflow_client.get_metric_history(run_id, self.objective):
             if metric.step not in self._reported:
-                self.trial().report(float(metric.value), metric.step)
+                trial.report(float(metric.value), metric.step)
                 self._reported.add(metric.step)
 
     def pruned(self, run_id: str) -> None:
