@@ -99,19 +99,6 @@ def _dice(y: np.ndarray, p: np.ndarray, eps: float = 1e-6) -> float:
 PANEL_NAMES = ("image", "true mask", "predicted", "prediction on image")
 
 
-def _mosaic(tiles: list[list[np.ndarray]], gap: int, title_gap: int) -> np.ndarray:
-    """Tiles (uint8 RGB, one size) on a white sheet: `gap` pixels between columns, `title_gap`
-    above each row for its titles."""
-    h, w = tiles[0][0].shape[:2]
-    rows, cols = len(tiles), len(tiles[0])
-    sheet = np.full((rows * (h + title_gap), cols * w + (cols - 1) * gap, 3), 255, np.uint8)
-    for r, row in enumerate(tiles):
-        for c, tile in enumerate(row):
-            top, left = r * (h + title_gap) + title_gap, c * (w + gap)
-            sheet[top : top + h, left : left + w] = tile
-    return sheet
-
-
 def prediction_grid(
     images: np.ndarray,
     masks: np.ndarray,
@@ -122,42 +109,47 @@ def prediction_grid(
     title: str = "",
 ) -> Path:
     """One row per test image: image | true mask | predicted mask (with its Dice) | overlay.
-    Drawn as one picture in one axes (24 axes took about a second per job)."""
+
+    Drawn at its final pixel size: Matplotlib renders only the titles, and the tiles, scaled
+    up by a whole factor in numpy (crisp pixels), are pasted into its canvas. Matplotlib's own
+    image path resamples in float64 RGBA at the output size, which raised a job's peak memory
+    by ~100 MiB (benchmarks/README.md)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
     n = min(n, len(images))
     h, w = masks.shape[1:3]
-    gap, title_gap = max(2, w // 10), max(6, h // 4)
-    tiles, dices = [], []
+    scale = max(1, 192 // w)  # 64x64 tiles shown at 192 px
+    th, tw, gap, band = h * scale, w * scale, 8, 22  # tile, gap and title band, in pixels
+    top = 34 if title else 0
+    width, height = 4 * tw + 3 * gap, top + n * (band + th)
+    fig = _figure(width / 100, height / 100, layout=None)
+    tiles = []
     for row in range(n):
         truth = np.asarray(masks[row]).reshape(h, w) > 0.5
         predicted = np.asarray(probabilities[row]).reshape(h, w) > threshold
-        dices.append(_dice(truth.astype(np.float32), predicted.astype(np.float32)))
+        dice = _dice(truth.astype(np.float32), predicted.astype(np.float32))
         gray = [
             np.repeat((m * 255).astype(np.uint8)[..., None], 3, axis=2) for m in (truth, predicted)
         ]
         tiles.append([to_uint8(images[row]), *gray, overlay(images[row], predicted)])
-    sheet = _mosaic(tiles, gap, title_gap)
-    top = 0.4 if title else 0.0
-    width = 4 * 2.1  # inches: 2.1 per panel
-    fig = _figure(width, width * sheet.shape[0] / sheet.shape[1] + top, layout=None)
-    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - top / fig.get_figheight()))
-    ax.imshow(sheet, interpolation="nearest")
-    ax.set_axis_off()
-    for row in range(n):
         for col, name in enumerate(PANEL_NAMES):
             if row and col != 2:
                 continue
-            text = f"predicted (Dice {dices[row]:.2f})" if col == 2 else name
-            ax.text(
-                col * (w + gap) + w / 2,
-                row * (h + title_gap) + title_gap * 0.85,
-                text,
-                ha="center",
-                va="bottom",
-                fontsize=9,
-            )
+            text = f"predicted (Dice {dice:.2f})" if col == 2 else name
+            x, y = col * (tw + gap) + tw / 2, top + row * (band + th) + band - 5
+            fig.text(x / width, 1 - y / height, text, ha="center", va="bottom", fontsize=9)
     if title:
-        fig.suptitle(title, y=1.0 - 0.08 / fig.get_figheight(), va="top")
-    fig.savefig(path)
+        fig.suptitle(title, y=1 - 6 / height, va="top")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    sheet = np.array(canvas.buffer_rgba())[..., :3]
+    for row, row_tiles in enumerate(tiles):
+        y = top + row * (band + th) + band
+        for col, tile in enumerate(row_tiles):
+            x = col * (tw + gap)
+            sheet[y : y + th, x : x + tw] = np.repeat(np.repeat(tile, scale, 0), scale, 1)
+    Image.fromarray(sheet).save(path)
     return Path(path)
 
 
