@@ -75,3 +75,31 @@ def test_pixel_report_and_its_metric_names():
         f"test_{c}_{s}" for c in ("background", "object") for s in ("precision", "recall", "f1")
     )
     assert flat["test_object_f1"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pixel_report_is_scikit_learns_classification_report(seed):
+    from sklearn.metrics import classification_report
+
+    rng = np.random.default_rng(seed)
+    y = (rng.random((5, 8, 8, 1)) > 0.6).astype(np.float32)
+    p = rng.random((5, 8, 8, 1)).astype(np.float32)
+    if seed == 2:  # a class never predicted: precision 0 (zero_division=0), not a warning
+        p[:] = 0.1
+    expected = classification_report(
+        y.reshape(-1).astype(np.uint8),
+        (p.reshape(-1) > 0.5).astype(np.uint8),
+        labels=[0, 1],
+        target_names=["Background", "Object"],
+        output_dict=True,
+        zero_division=0,
+    )
+    report = pixel_report(y, p)
+    assert report.pop("support_unit").startswith("pixels")
+    assert report.keys() == expected.keys()
+    for key, value in expected.items():
+        assert report[key] == (
+            pytest.approx(value)
+            if isinstance(value, float)
+            else {k: pytest.approx(v) for k, v in value.items()}
+        ), key
