@@ -54,7 +54,8 @@ def print_table(rows: list[dict], csv_path: str | None = None) -> None:
     """A fixed-width table on stdout, and the same rows as CSV on request."""
     if not rows:
         return
-    columns = list(rows[0])
+    columns = list(dict.fromkeys(c for r in rows for c in r))  # every row's, in order
+    rows = [{c: r.get(c, "") for c in columns} for r in rows]
     text = [
         [f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in columns] for r in rows
     ]

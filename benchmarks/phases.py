@@ -4,7 +4,8 @@
 
 Runs `python -m unetexp -m model.depth=... data=npz data.path=FILE train.epochs=N` in this
 process (the real command, through Hydra), with the functions of each phase wrapped by a
-timer. A phase's time is inclusive: `fit` holds the per-epoch logging and Keras's tracing
+timer that also reads the process's peak memory (VmHWM) around each call: a phase's
+`peak_growth_mib` is how much it raised the process's peak. A phase's time is inclusive: `fit` holds the per-epoch logging and Keras's tracing
 (the first epoch's extra time, which bare Keras pays too). What bare Keras does not do is
 every phase marked `framework`; the table ends with their sum per job.
 """
@@ -24,6 +25,15 @@ from pathlib import Path
 from common import REAL_DATA, print_table
 
 CALLS: dict[str, list[float]] = defaultdict(list)
+PEAK_GROWTH: dict[str, float] = defaultdict(float)  # MiB the phase's calls raised VmHWM by
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory so far (Linux's VmHWM)."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
 
 # (module, attribute path, phase, whether bare Keras does it too)
 PHASES = [
@@ -45,6 +55,7 @@ PHASES = [
     ("unetexp.training.fit", "compile_model", "compile", True),
     ("unetexp.training.fit", "prepare_optimizer", "optimizer build", False),
     ("keras", "Model.fit", "fit (tracing and epochs)", True),
+    ("unetexp.training.checkpoint", "Checkpoint.on_epoch_end", "checkpoint (in fit)", False),
     ("unetexp.tracking.job", "JobRun.log_epoch", "per-epoch logging (in fit)", False),
     ("keras", "Model.evaluate", "evaluate", True),
     ("keras", "Model.predict", "predict test set", False),
@@ -69,11 +80,12 @@ def wrap(module_name: str, path: str, phase: str) -> None:
 
     @functools.wraps(original)
     def timed(*args, **kwargs):
-        start = time.perf_counter()
+        start, peak = time.perf_counter(), peak_mib()
         try:
             return original(*args, **kwargs)
         finally:
             CALLS[phase].append(time.perf_counter() - start)
+            PEAK_GROWTH[phase] += peak_mib() - peak
 
     setattr(owner, name, timed)
 
@@ -89,6 +101,7 @@ def main() -> None:
     for module_name, path, phase, _ in PHASES:
         wrap(module_name, path, phase)
     imports = time.perf_counter() - start  # TensorFlow, Keras, MLflow, Hydra (bare: TF, Keras)
+    imported_peak = peak_mib()
     store = Path(tempfile.mkdtemp(prefix="unetexp-phases-")) / "mlflow.db"
     sys.argv = [
         "unetexp",
@@ -116,6 +129,7 @@ def main() -> None:
             "calls": 1,
             "total_s": imports,
             "per_job_s": imports / jobs,
+            "peak_growth_mib": imported_peak,  # the phases below raise it from there
         }
     ]
     framework = 0.0
@@ -131,6 +145,7 @@ def main() -> None:
                 "calls": len(times),
                 "total_s": total,
                 "per_job_s": total / jobs,
+                "peak_growth_mib": PEAK_GROWTH[phase],
             }
         )
         if bare is False and phase != "per-epoch logging (in fit)":
@@ -142,6 +157,7 @@ def main() -> None:
             "calls": jobs,
             "total_s": framework,
             "per_job_s": framework / jobs,
+            "peak_growth_mib": "",
         }
     )
     rows.append(
@@ -151,9 +167,11 @@ def main() -> None:
             "calls": 1,
             "total_s": wall,
             "per_job_s": wall / jobs,
+            "peak_growth_mib": peak_mib(),  # the process's peak
         }
     )
     fit = CALLS.get("fit (tracing and epochs)", [])
+    # nested phases (a job holds the others, fit holds the checkpoint) count in both
     print(
         f"{jobs} jobs, {args.epochs} epoch(s), {args.data}; fit median {statistics.median(fit):.2f}s",
         file=sys.stderr,
