@@ -4,6 +4,7 @@ dozen pairs (each worker decodes a chunk: image to RGB, bilinear resize; trimap 
 from __future__ import annotations
 
 import io
+import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
@@ -54,6 +55,13 @@ def decode_pair(image: bytes | str, trimap: bytes | str | None, size: int, mask:
     return small, binary.astype(np.uint8), converted
 
 
+def _ignore_interrupt() -> None:
+    """A worker leaves Ctrl-C to the command: a terminal sends SIGINT to the whole process
+    group, and a worker's KeyboardInterrupt would print multiprocessing's traceback of it
+    beside the command's one-line "interrupted"."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _decode_chunk(items: list, size: int, mask: str) -> list:
     return [(name, decode_pair(image, trimap, size, mask)) for name, image, trimap in items]
 
@@ -88,7 +96,10 @@ def decode_all(items, selected: list[str], size: int, mask: str, workers: int, c
                     store(name, result)
 
         # spawn, not fork: the caller may be a training process with threads (MLflow, Hydra)
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(
+            workers, mp_context=get_context("spawn"), initializer=_ignore_interrupt
+        )
+        try:
             pending, batch = set(), []
             for item in items:
                 batch.append(item)
@@ -101,5 +112,9 @@ def decode_all(items, selected: list[str], size: int, mask: str, workers: int, c
             if batch:
                 pending.add(pool.submit(_decode_chunk, batch, size, mask))
             collect(wait(pending)[0])
+        except BaseException:  # Ctrl-C: drop the chunks not started, do not wait for them
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     progress.close()
     return images, masks, outcome
