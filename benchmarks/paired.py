@@ -1,6 +1,6 @@
 """Paired timing, the only kind that shows a few percent on a VM whose speed drifts 20-40 %
-within an hour: the framework and the plain script run in turn (F S F S ...), whole
-processes, and the ratio is taken pair by pair, so that a slow quarter of an hour slows both
+within an hour: the framework and the plain script run in turn (F S S F F S ...: the order
+flips every round, so that neither side always runs first), whole processes, and the ratio is taken pair by pair, so that a slow quarter of an hour slows both
 sides of a pair alike. Each run records the 1-minute load average just before it (a run
 started on a busy machine says so), its wall and CPU seconds and its peak memory (largest
 process, `wait4`'s ru_maxrss: a parallel launcher's workers included).
@@ -72,36 +72,53 @@ def framework_jobs(store: Path) -> list[dict]:
     ]
 
 
+Framework = Callable[[int], tuple[list[str], Path]]  # round -> command, its new store
+
+
 def pair_rows(
-    framework: Callable[[int], tuple[list[str], Path]],  # pair -> command, its new store
+    framework: Framework,
     script: list[str],
     pairs: int,
     cwd: Path,
     label: dict,
+    before: Framework | None = None,
 ) -> list[dict]:
-    """`pairs` pairs run in turn, framework first; one row per pair, progress on stderr."""
+    """`pairs` rounds run in turn: the framework, then (with `before`) an older checkout's
+    framework, then the script, in the reverse order every other round. One row per round, each framework's ratios to that round's
+    script (`ratio`, `cpu_ratio`, `memory_ratio`; `before_ratio`, ...); progress on stderr."""
+    sides = {"framework": framework, **({"before": before} if before else {})}
     rows = []
     for pair in range(pairs):
-        command, store = framework(pair)
-        f = run_measured(command, cwd)
-        s = run_measured(script, cwd)
-        row = {**label, "pair": pair}
-        for side, run in (("framework", f), ("script", s)):
+        row: dict = {**label, "pair": pair}
+        stores, runs = {}, {}
+        order = [*sides, "script"]
+        for side in order if pair % 2 == 0 else reversed(order):  # ABBA: no side always first
+            if side == "script":
+                runs[side] = run_measured(script, cwd)
+            else:
+                command, stores[side] = sides[side](pair)
+                runs[side] = run_measured(command, cwd)
+        s = runs["script"]
+        for side, run in runs.items():
             row.update({f"{side}_{k}": v for k, v in run.items() if k != "stdout"})
-        row["ratio"] = f["wall_s"] / s["wall_s"]
-        row["cpu_ratio"] = f["cpu_s"] / s["cpu_s"]
-        row["memory_ratio"] = f["peak_mib"] / s["peak_mib"]
-        for job in framework_jobs(store):
-            row[f"framework_fit_d{job['depth']}_s"] = job["fit_s"]
-            row[f"framework_outside_fit_d{job['depth']}_s"] = job["run_s"] - job["fit_s"]
+        for side in sides:
+            prefix = "" if side == "framework" else f"{side}_"
+            run = runs[side]
+            row[f"{prefix}ratio"] = run["wall_s"] / s["wall_s"]
+            row[f"{prefix}cpu_ratio"] = run["cpu_s"] / s["cpu_s"]
+            row[f"{prefix}memory_ratio"] = run["peak_mib"] / s["peak_mib"]
+            for job in framework_jobs(stores[side]):
+                row[f"{side}_fit_d{job['depth']}_s"] = job["fit_s"]
+                row[f"{side}_outside_fit_d{job['depth']}_s"] = job["run_s"] - job["fit_s"]
         for name, model in script_models(s["stdout"]).items():
             row[f"script_fit_{name}_s"] = model["fit_s"]
         rows.append(row)
+        shown = ", ".join(
+            f"{side} {run['wall_s']:.1f}s (load {run['load_before']:.2f})"
+            for side, run in runs.items()
+        )
         print(
-            f"{label} pair {pair}: framework {f['wall_s']:.1f}s (load {f['load_before']:.2f}), "
-            f"script {s['wall_s']:.1f}s (load {s['load_before']:.2f}), ratio {row['ratio']:.3f}",
-            file=sys.stderr,
-            flush=True,
+            f"{label} round {pair}: {shown}, ratio {row['ratio']:.3f}", file=sys.stderr, flush=True
         )
     return rows
 
