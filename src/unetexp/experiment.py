@@ -174,6 +174,7 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
         from unetexp.training.fit import train_and_evaluate  # Keras loads here, and only here
 
         state = checkpoints / run.run_id if checkpoints else None
+        built: dict[str, float] = {}
         try:
             result = train_and_evaluate(
                 cfg,
@@ -186,10 +187,11 @@ def run_experiment(cfg: DictConfig, job: JobContext | None = None) -> dict:
                 label=job.label,
                 checkpoint_dir=state,
                 logged_epochs=run.logged_epochs() if run.resumed else (),
+                on_built=built.update,
             )
         except Pruned as stop:  # the search's pruner: KILLED, its epochs kept, nothing to resume
             remove(state)
-            run.stop({PRUNED_TAG: str(stop.epoch)})
+            run.stop({PRUNED_TAG: str(stop.epoch)}, built)
             assert job.trial is not None  # only a trial's on_epoch raises Pruned
             job.trial.pruned(run.run_id)
             log.info("%spruned %s after epoch %d (run %s)", job.label, name, stop.epoch, run.run_id)

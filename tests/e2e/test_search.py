@@ -70,6 +70,7 @@ def test_a_search_prunes_trials_in_batches_and_shows_them(launcher, tmp_path):
     shown = table.dropna(subset=["pruned_at_epoch"])
     assert dict(zip(shown["run_id"], shown["pruned_at_epoch"].astype(int), strict=True)) == pruned
     assert table[table["pruned_at_epoch"].isna()]["test_accuracy"].notna().all()
+    assert (table["n_params"] > 0).all()  # the pruned trials' too: counted before fit
 
 
 def test_a_killed_search_resumes_without_repeating_a_finished_trial(tmp_path):

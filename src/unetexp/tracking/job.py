@@ -44,10 +44,12 @@ class JobRun:
         self._mlflow, self.run_id, self.reused, self.resumed = mlflow, run_id, reused, resumed
         self.status = "FINISHED"  # how the run ends; a pruned trial's is KILLED (`stop`)
 
-    def stop(self, tags: dict[str, str]) -> None:
-        """End the run KILLED, not FAILED, with `tags` saying why (a search's pruner): no
-        checkpoint is kept, so nothing resumes it, and a later job of its config trains anew."""
+    def stop(self, tags: dict[str, str], metrics: dict[str, float]) -> None:
+        """End the run KILLED, not FAILED, with `tags` saying why (a search's pruner) and the
+        `metrics` known before it stopped (`n_params`): no checkpoint is kept, so nothing
+        resumes it, and a later job of its config trains anew."""
         self._mlflow.set_tags(tags)
+        self._mlflow.log_metrics(metrics)
         self.status = "KILLED"
 
     def logged_epochs(self) -> set[int]:

@@ -7,7 +7,7 @@ passes. Imports Keras on the process's backend (through `runtime`).
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,11 +117,14 @@ def train_and_evaluate(
     label: str = "",
     checkpoint_dir: Path | None = None,
     logged_epochs: Collection[int] = (),
+    on_built: Callable[[dict[str, float]], None] | None = None,
 ) -> Result:
     """Build, compile and fit the model `cfg` describes, then score it on the test split
     (`scoring.score`: evaluate's numbers and predict's probabilities in one pass). With a
     `checkpoint_dir`, the training state is kept there at every epoch end, and a state found
-    there is resumed (`checkpoint.Checkpoint`; `logged_epochs`: those `on_epoch` had)."""
+    there is resumed (`checkpoint.Checkpoint`; `logged_epochs`: those `on_epoch` had).
+    `on_built` gets `n_params` once the model is built: what a run stopped in `fit` (a
+    pruned trial) still shows."""
     set_threads(cfg.train.intra_op_threads, cfg.train.inter_op_threads, label)
     grow_gpu_memory()
     seed_everything(cfg.seed, cfg.train.deterministic)
@@ -131,6 +134,9 @@ def train_and_evaluate(
     deep = n_heads > 1
     compile_model(model, cfg, deep)
     prepare_optimizer(model)
+    n_params = count_params(model)
+    if on_built:
+        on_built({"n_params": n_params})
 
     def targets(masks):
         return head_targets(masks, n_heads) if deep else masks
@@ -162,7 +168,7 @@ def train_and_evaluate(
     test.update(report_metrics(report))
     return Result(
         model=model,
-        n_params=count_params(model),
+        n_params=n_params,
         train_time_s=train_time,
         epochs_run=len(reporter.history.get("train_loss", [])),
         history=reporter.history,
