@@ -84,8 +84,9 @@ def pair_rows(
     before: Framework | None = None,
 ) -> list[dict]:
     """`pairs` rounds run in turn: the framework, then (with `before`) an older checkout's
-    framework, then the script, in the reverse order every other round. One row per round, each framework's ratios to that round's
-    script (`ratio`, `cpu_ratio`, `memory_ratio`; `before_ratio`, ...); progress on stderr."""
+    framework, then the script, in the reverse order every other round. One row per round,
+    with each framework's ratios to that round's script (`ratio`, `cpu_ratio`,
+    `memory_ratio`; `before_ratio`, ...); progress on stderr."""
     sides = {"framework": framework, **({"before": before} if before else {})}
     rows = []
     for pair in range(pairs):
